@@ -1,0 +1,351 @@
+//! osquery results: `osqueryi --json` output, or an `osqueryd` results log.
+//!
+//! Two shapes are accepted, told apart by the first byte that is not whitespace:
+//!
+//! - `[`: the output of `osqueryi --json "SELECT ..."`, a JSON array of row objects from one
+//!   host. The file is one device, named by its path.
+//! - `{`: a results log as the filesystem logger writes it (`osqueryd.results.log` or
+//!   `osqueryd.snapshots.log`), one JSON object per line with `name` (the query name),
+//!   `hostIdentifier`, `calendarTime`, `unixTime`, `epoch`, `counter`, `numerics`,
+//!   `decorations`, and the rows in one of three formats: event format (`columns` with
+//!   `action` `added` or `removed`), snapshot format (`snapshot`, a list of rows, with `action`
+//!   `snapshot`), or batch format (`diffResults` with `added` and `removed` lists). Older
+//!   osquery versions write `hostname` instead of `hostIdentifier`. Devices are the distinct
+//!   host identifiers of lines that carry software rows.
+//!
+//! Rows of `added`, `snapshot` and batch `added` count one device each. `removed` rows are
+//! skipped and counted: the reader does not replay the log, so a host that upgraded an
+//! application during the period of the log counts at both versions.
+//!
+//! Values may be strings (the default) or numbers (`--logger_numerics`).
+//!
+//! A row's table is not written in the row, so the reader infers it from the columns, in this
+//! order (column lists from the osquery table specs):
+//!
+//! 1. `apps` (macOS) if the row has `bundle_short_version`, `bundle_identifier`,
+//!    `bundle_executable` or `bundle_package_type`.
+//! 2. No software table if the row has `base_uri` (`apt_sources`, `yum_sources`).
+//! 3. `rpm_packages` if the row has `release` or `sha1`.
+//! 4. `deb_packages` if the row has `maintainer`, `revision`, `admindir`, `section` or
+//!    `priority`, or has `arch` without the `os_version` columns `major` and `codename`.
+//! 5. `programs` (Windows) if the row has `identifying_number`, `uninstall_string`,
+//!    `install_source`, `install_location` or `install_date`.
+//! 6. Otherwise, in a results log, the table whose name appears in the query name
+//!    (`pack_inventory_rpm_packages` is `rpm_packages`): `rpm_packages`, `deb_packages`,
+//!    `programs`, then `apps`.
+//!
+//! Rows that match no software table, or lack a `name` or `version`, come from other queries
+//! (a results log holds every scheduled query) and are skipped and counted.
+//!
+//! Names and versions per table:
+//!
+//! - `programs`: `name` and `version`, platform Windows.
+//! - `deb_packages`: `name` and `version`, platform Debian. The architecture is not part of
+//!   the name, unlike in the dpkg reader, because the table does not say which architecture
+//!   is the host's native one. dpkg installs a package name in several architectures only
+//!   when it is `Multi-Arch: same`, which requires equal versions, so dropping the
+//!   architecture never merges two versions.
+//! - `rpm_packages`: `name` and `[epoch:]version-release`, platform RPM, without an empty or
+//!   zero epoch.
+//! - `apps`: the bundle folder `name` without `.app` ("Slack"), as Finder and Jamf name the
+//!   application, or `display_name`, then `bundle_name`, when `name` is empty. The version is
+//!   `bundle_short_version` (`CFBundleShortVersionString`), or `bundle_version` when that is
+//!   empty. Platform macOS.
+//!
+//! A results log is parsed on all available cores: the file is read into memory, split at
+//! line boundaries into one chunk per core, and each chunk is aggregated into counts keyed by
+//! text borrowed from the file, so memory beyond the file grows with distinct applications and
+//! hosts, not with rows.
+
+mod aggregate;
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use ops_core::{Inventory, Platform};
+use serde::Deserialize;
+
+use super::json::Text;
+use super::{
+    Collector, InventoryError, Progress, ReadSummary, rpm_version, strip_app_suffix, strip_bom,
+};
+
+/// What the reader expects in the JSON-array shape, for error messages.
+const EXPECTED_ARRAY: &str = "an array of osquery rows, as osqueryi --json prints";
+
+/// What the reader expects on each line of a results log, for error messages.
+const EXPECTED_LINE: &str = "an osquery result object";
+
+/// Reads osquery results into `inventory`.
+pub(crate) fn read(
+    path: &Path,
+    inventory: &mut Inventory,
+    progress: &Progress<'_>,
+) -> Result<ReadSummary, InventoryError> {
+    if aggregate::starts_with_array(path)? {
+        let bytes = std::fs::read(path).map_err(|source| InventoryError::read(path, source))?;
+        progress.advance(bytes.len() as u64);
+        read_array(path, strip_bom(&bytes), inventory, bytes.len() as u64)
+    } else {
+        aggregate::read_log(path, inventory, progress)
+    }
+}
+
+/// Reads the JSON-array shape of `osqueryi --json`.
+fn read_array(
+    path: &Path,
+    json: &[u8],
+    inventory: &mut Inventory,
+    bytes: u64,
+) -> Result<ReadSummary, InventoryError> {
+    let rows: Vec<Row<'_>> = serde_json::from_slice(json)
+        .map_err(|source| InventoryError::json(path, 1, EXPECTED_ARRAY, source))?;
+    let mut collector = Collector::new();
+    collector.add_device(&path.display().to_string());
+    for row in rows {
+        match Software::from_row(row, None) {
+            Ok(software) => {
+                let version = software.version_text();
+                collector.add(software.table.platform(), &software.name, &version, 1);
+            }
+            Err(reason) => collector.skip(reason.message()),
+        }
+    }
+    Ok(collector.finish(inventory, bytes))
+}
+
+/// The columns of a row that the reader uses. Other columns are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Row<'a> {
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    release: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    epoch: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    bundle_short_version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    bundle_version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    display_name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    bundle_name: Option<Text<'a>>,
+    // Marker columns: only their presence matters.
+    #[serde(default, deserialize_with = "present")]
+    bundle_identifier: bool,
+    #[serde(default, deserialize_with = "present")]
+    bundle_executable: bool,
+    #[serde(default, deserialize_with = "present")]
+    bundle_package_type: bool,
+    #[serde(default, deserialize_with = "present")]
+    base_uri: bool,
+    #[serde(default, deserialize_with = "present")]
+    sha1: bool,
+    #[serde(default, deserialize_with = "present")]
+    maintainer: bool,
+    #[serde(default, deserialize_with = "present")]
+    revision: bool,
+    #[serde(default, deserialize_with = "present")]
+    admindir: bool,
+    #[serde(default, deserialize_with = "present")]
+    section: bool,
+    #[serde(default, deserialize_with = "present")]
+    priority: bool,
+    #[serde(default, deserialize_with = "present")]
+    arch: bool,
+    #[serde(default, deserialize_with = "present")]
+    major: bool,
+    #[serde(default, deserialize_with = "present")]
+    codename: bool,
+    #[serde(default, deserialize_with = "present")]
+    identifying_number: bool,
+    #[serde(default, deserialize_with = "present")]
+    uninstall_string: bool,
+    #[serde(default, deserialize_with = "present")]
+    install_source: bool,
+    #[serde(default, deserialize_with = "present")]
+    install_location: bool,
+    #[serde(default, deserialize_with = "present")]
+    install_date: bool,
+}
+
+/// Records that a column is present, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
+}
+
+impl Row<'_> {
+    /// Returns the software table the row comes from, by the rules in the module docs.
+    fn table(&self, query: Option<&str>) -> Option<Table> {
+        if self.bundle_short_version.is_some()
+            || self.bundle_identifier
+            || self.bundle_executable
+            || self.bundle_package_type
+        {
+            return Some(Table::Apps);
+        }
+        if self.base_uri {
+            return None;
+        }
+        if self.release.is_some() || self.sha1 {
+            return Some(Table::RpmPackages);
+        }
+        if self.maintainer
+            || self.revision
+            || self.admindir
+            || self.section
+            || self.priority
+            || (self.arch && !self.major && !self.codename)
+        {
+            return Some(Table::DebPackages);
+        }
+        if self.identifying_number
+            || self.uninstall_string
+            || self.install_source
+            || self.install_location
+            || self.install_date
+        {
+            return Some(Table::Programs);
+        }
+        let query = query?;
+        [
+            Table::RpmPackages,
+            Table::DebPackages,
+            Table::Programs,
+            Table::Apps,
+        ]
+        .into_iter()
+        .find(|table| query.contains(table.name()))
+    }
+}
+
+/// The osquery tables that list installed software.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Table {
+    Programs,
+    DebPackages,
+    RpmPackages,
+    Apps,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Programs => "programs",
+            Table::DebPackages => "deb_packages",
+            Table::RpmPackages => "rpm_packages",
+            Table::Apps => "apps",
+        }
+    }
+
+    pub(crate) fn platform(self) -> Platform {
+        match self {
+            Table::Programs => Platform::Windows,
+            Table::DebPackages => Platform::Debian,
+            Table::RpmPackages => Platform::Rpm,
+            Table::Apps => Platform::Macos,
+        }
+    }
+}
+
+/// An installed application read from one row, with text borrowed from the input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Software<'a> {
+    pub(crate) table: Table,
+    pub(crate) name: Cow<'a, str>,
+    /// The version, or for `rpm_packages` the `version` column.
+    pub(crate) version: Cow<'a, str>,
+    /// The `epoch` column of `rpm_packages`, empty for other tables.
+    pub(crate) epoch: Cow<'a, str>,
+    /// The `release` column of `rpm_packages`, empty for other tables.
+    pub(crate) release: Cow<'a, str>,
+}
+
+/// Why a row is not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum SkipReason {
+    OtherTable,
+    EmptyName,
+    EmptyVersion,
+    Removed,
+}
+
+impl SkipReason {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            SkipReason::OtherTable => {
+                "the row's columns match no software table (programs, deb_packages, \
+                 rpm_packages, apps)"
+            }
+            SkipReason::EmptyName => "the application name is empty",
+            SkipReason::EmptyVersion => "the version is empty",
+            SkipReason::Removed => "the row is a removed event",
+        }
+    }
+}
+
+impl<'a> Software<'a> {
+    /// Reads the application in `row`, using the query name to tell ambiguous rows apart.
+    pub(crate) fn from_row(row: Row<'a>, query: Option<&str>) -> Result<Software<'a>, SkipReason> {
+        let table = row.table(query).ok_or(SkipReason::OtherTable)?;
+        let take = |text: Option<Text<'a>>| text.map(|text| text.0).unwrap_or_default();
+        let non_empty =
+            |text: Option<Text<'a>>| text.filter(|text| !text.as_str().trim().is_empty());
+        let (name, version) = match table {
+            Table::Apps => {
+                let name = non_empty(row.name)
+                    .map(|text| strip_app(text.0))
+                    .or_else(|| non_empty(row.display_name).map(|text| text.0))
+                    .or_else(|| non_empty(row.bundle_name).map(|text| text.0))
+                    .unwrap_or_default();
+                let version = non_empty(row.bundle_short_version)
+                    .or(row.bundle_version)
+                    .map(|text| text.0)
+                    .unwrap_or_default();
+                (name, version)
+            }
+            Table::Programs | Table::DebPackages | Table::RpmPackages => {
+                (take(row.name), take(row.version))
+            }
+        };
+        if name.trim().is_empty() {
+            return Err(SkipReason::EmptyName);
+        }
+        if version.trim().is_empty() {
+            return Err(SkipReason::EmptyVersion);
+        }
+        let (epoch, release) = match table {
+            Table::RpmPackages => (take(row.epoch), take(row.release)),
+            Table::Programs | Table::DebPackages | Table::Apps => (Cow::default(), Cow::default()),
+        };
+        Ok(Software {
+            table,
+            name,
+            version,
+            epoch,
+            release,
+        })
+    }
+
+    /// Returns the version as the inventory records it.
+    pub(crate) fn version_text(&self) -> Cow<'_, str> {
+        match self.table {
+            Table::RpmPackages => {
+                Cow::Owned(rpm_version(&self.epoch, &self.version, &self.release))
+            }
+            Table::Programs | Table::DebPackages | Table::Apps => Cow::Borrowed(&self.version),
+        }
+    }
+}
+
+/// Returns a bundle folder name without `.app`, borrowing when the input borrows.
+fn strip_app(name: Cow<'_, str>) -> Cow<'_, str> {
+    match name {
+        Cow::Borrowed(text) => Cow::Borrowed(strip_app_suffix(text)),
+        Cow::Owned(text) => Cow::Owned(strip_app_suffix(&text).to_owned()),
+    }
+}

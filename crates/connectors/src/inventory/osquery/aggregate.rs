@@ -1,0 +1,380 @@
+//! Parallel aggregation of an osquery results log.
+//!
+//! The file is split into one byte range per core. Each worker reads its range through a
+//! reused buffer (reading a large file into one fresh allocation costs more in page faults
+//! than parsing it), parses whole lines with serde into rows borrowed from the buffer, counts
+//! them in a map keyed by the borrowed text, and folds that map into its own [`Inventory`]
+//! before the buffer is refilled. A line belongs to the worker whose range holds its first
+//! byte.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::thread;
+
+use ops_core::Inventory;
+use serde::Deserialize;
+
+use super::{EXPECTED_LINE, Row, SkipReason, Software};
+use crate::inventory::json::Text;
+use crate::inventory::{InventoryError, Progress, ReadSummary, SkippedRows, UTF8_BOM};
+
+/// Ranges smaller than this are not worth a thread of their own.
+const MIN_RANGE_BYTES: u64 = 1 << 20;
+
+/// Size of each worker's read buffer. It grows for lines longer than this.
+const BUFFER_BYTES: usize = 8 << 20;
+
+/// One line of a results log. Unknown fields are skipped.
+#[derive(Default, Deserialize)]
+struct LogLine<'a> {
+    #[serde(borrow, default, rename = "hostIdentifier")]
+    host_identifier: Option<Text<'a>>,
+    /// The host's name in results logs of osquery versions before `hostIdentifier`.
+    #[serde(borrow, default)]
+    hostname: Option<Text<'a>>,
+    /// The query name.
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    action: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    columns: Option<Row<'a>>,
+    #[serde(borrow, default)]
+    snapshot: Option<Vec<Row<'a>>>,
+    #[serde(borrow, default, rename = "diffResults")]
+    diff_results: Option<DiffResults<'a>>,
+}
+
+/// The rows of a batch-format line.
+#[derive(Default, Deserialize)]
+struct DiffResults<'a> {
+    #[serde(borrow, default)]
+    added: Option<Vec<Row<'a>>>,
+    #[serde(borrow, default)]
+    removed: Option<Vec<Row<'a>>>,
+}
+
+/// Why a worker stopped, with the file offset of the line where it stopped.
+enum WorkerError {
+    Read(io::Error),
+    Json(u64, serde_json::Error),
+    Utf8(u64, std::str::Utf8Error),
+    NoRows(u64),
+    Action(u64, String),
+}
+
+/// What one worker found in its range.
+#[derive(Default)]
+struct Counts {
+    inventory: Inventory,
+    hosts: HashSet<String>,
+    /// The host of the last line with software rows, to skip repeated set lookups.
+    last_host: String,
+    rows: u64,
+    skipped: HashMap<SkipReason, u64>,
+}
+
+/// Returns true when the first byte of the file that is not whitespace is `[`.
+pub(super) fn starts_with_array(path: &Path) -> Result<bool, InventoryError> {
+    let mut file = File::open(path).map_err(|source| InventoryError::read(path, source))?;
+    let mut head = [0u8; 4096];
+    loop {
+        let read = file.read(&mut head).map_err(|source| InventoryError::read(path, source))?;
+        let bytes = head[..read].strip_prefix(UTF8_BOM).unwrap_or(&head[..read]);
+        match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+            Some(byte) => return Ok(*byte == b'['),
+            None if read == 0 => return Ok(false),
+            None => {}
+        }
+    }
+}
+
+/// Reads a results log, one JSON object per line, into `inventory`.
+pub(super) fn read_log(
+    path: &Path,
+    inventory: &mut Inventory,
+    progress: &Progress<'_>,
+) -> Result<ReadSummary, InventoryError> {
+    let length = std::fs::metadata(path)
+        .map_err(|source| InventoryError::read(path, source))?
+        .len();
+    let workers = thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min((length / MIN_RANGE_BYTES + 1) as usize);
+    let ranges: Vec<(u64, u64)> = (0..workers as u64)
+        .map(|index| (length * index / workers as u64, length * (index + 1) / workers as u64))
+        .collect();
+
+    let results: Vec<Result<Counts, WorkerError>> = if workers == 1 {
+        vec![count_range(path, 0, length, progress)]
+    } else {
+        thread::scope(|scope| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|&(start, end)| scope.spawn(move || count_range(path, start, end, progress)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    };
+
+    let mut all = Vec::with_capacity(results.len());
+    for result in results {
+        all.push(result.map_err(|error| worker_error(path, error))?);
+    }
+    Ok(merge(all, inventory, length))
+}
+
+fn worker_error(path: &Path, error: WorkerError) -> InventoryError {
+    let line = |offset| match line_at_offset(path, offset) {
+        Ok(line) => line,
+        Err(_) => 0,
+    };
+    match error {
+        WorkerError::Read(source) => InventoryError::read(path, source),
+        WorkerError::Json(offset, source) => InventoryError::json(path, line(offset), EXPECTED_LINE, source),
+        WorkerError::Utf8(offset, source) => InventoryError::Utf8 {
+            path: path.to_owned(),
+            line: line(offset),
+            source,
+        },
+        WorkerError::NoRows(offset) => InventoryError::line(
+            path,
+            line(offset),
+            "expected an osquery result with \"columns\", \"snapshot\" or \"diffResults\", found \
+             none",
+        ),
+        WorkerError::Action(offset, action) => InventoryError::line(
+            path,
+            line(offset),
+            format!("expected action \"added\" or \"removed\" with \"columns\", found {action:?}"),
+        ),
+    }
+}
+
+/// Returns the 1-based line that holds byte `offset` of the file, by reading up to it.
+fn line_at_offset(path: &Path, offset: u64) -> io::Result<u64> {
+    let mut file = File::open(path)?.take(offset);
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut newlines = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(newlines + 1);
+        }
+        newlines += memchr::memchr_iter(b'\n', &buffer[..read]).count() as u64;
+    }
+}
+
+/// Reads, parses and counts every line that starts in `[start, end)` of the file.
+fn count_range(path: &Path, start: u64, end: u64, progress: &Progress<'_>) -> Result<Counts, WorkerError> {
+    let mut file = File::open(path).map_err(WorkerError::Read)?;
+    // Reading from the byte before `start` tells whether a line starts exactly at `start`.
+    let mut buffer_offset = start.saturating_sub(1);
+    file.seek(SeekFrom::Start(buffer_offset)).map_err(WorkerError::Read)?;
+    let mut buffer = vec![0u8; BUFFER_BYTES];
+    let mut filled = 0usize;
+    let mut skip_partial_line = start > 0;
+    let mut counts = Counts::default();
+
+    loop {
+        let (read, at_end) = fill(&mut file, &mut buffer[filled..]).map_err(WorkerError::Read)?;
+        filled += read;
+        let data = &buffer[..filled];
+        let mut line_start = 0usize;
+        if buffer_offset == 0 && data.starts_with(UTF8_BOM) {
+            line_start = UTF8_BOM.len();
+        }
+        if skip_partial_line {
+            match memchr::memchr(b'\n', data) {
+                Some(newline) => {
+                    line_start = newline + 1;
+                    skip_partial_line = false;
+                }
+                None if at_end => return Ok(counts),
+                None => line_start = filled,
+            }
+        }
+
+        // Complete lines end at the last newline, or at the end of the file.
+        let complete = if at_end {
+            filled
+        } else {
+            memchr::memrchr(b'\n', &data[line_start..]).map_or(line_start, |newline| line_start + newline + 1)
+        };
+        let finished = count_lines(&data[line_start..complete], buffer_offset + line_start as u64, end, &mut counts)?;
+        progress.advance((complete - line_start) as u64);
+        if finished || at_end {
+            return Ok(counts);
+        }
+
+        buffer.copy_within(complete..filled, 0);
+        filled -= complete;
+        buffer_offset += complete as u64;
+        if filled == buffer.len() {
+            // One line fills the buffer.
+            buffer.resize(buffer.len() * 2, 0);
+        }
+    }
+}
+
+/// Reads until `buffer` is full or the file ends. Returns the bytes read and whether the file
+/// ended.
+fn fill(file: &mut File, buffer: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut total = 0;
+    while total < buffer.len() {
+        match file.read(&mut buffer[total..]) {
+            Ok(0) => return Ok((total, true)),
+            Ok(read) => total += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((total, false))
+}
+
+/// Counts the complete lines in `data`, which starts at file offset `offset`, up to the first
+/// line that starts at or after `end`. Returns true when it reached such a line.
+fn count_lines(data: &[u8], offset: u64, end: u64, counts: &mut Counts) -> Result<bool, WorkerError> {
+    let mut apps: HashMap<Software<'_>, u64> = HashMap::new();
+    let mut line_start = 0usize;
+    let mut finished = false;
+    while line_start < data.len() {
+        let line_offset = offset + line_start as u64;
+        if line_offset >= end {
+            finished = true;
+            break;
+        }
+        let line_end = memchr::memchr(b'\n', &data[line_start..]).map_or(data.len(), |newline| line_start + newline);
+        let line = &data[line_start..line_end];
+        line_start = line_end + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let text = std::str::from_utf8(line).map_err(|error| WorkerError::Utf8(line_offset, error))?;
+        let parsed: LogLine<'_> =
+            serde_json::from_str(text).map_err(|error| WorkerError::Json(line_offset, error))?;
+        count_line(parsed, line_offset, &mut apps, counts)?;
+    }
+    for (software, devices) in apps {
+        counts
+            .inventory
+            .add(software.table.platform(), &software.name, &software.version_text(), devices);
+    }
+    Ok(finished)
+}
+
+fn count_line<'a>(
+    line: LogLine<'a>,
+    offset: u64,
+    apps: &mut HashMap<Software<'a>, u64>,
+    counts: &mut Counts,
+) -> Result<(), WorkerError> {
+    let query = line.name.as_ref().map(Text::as_str);
+    let mut has_software = false;
+    let mut has_rows = false;
+
+    if let Some(row) = line.columns {
+        has_rows = true;
+        let is_added = match line.action.as_ref().map(Text::as_str) {
+            None | Some("added") => true,
+            Some("removed") => false,
+            Some(other) => return Err(WorkerError::Action(offset, other.to_owned())),
+        };
+        has_software |= counts.count_row(apps, row, query, is_added);
+    }
+    for row in line.snapshot.into_iter().flatten() {
+        has_rows = true;
+        has_software |= counts.count_row(apps, row, query, true);
+    }
+    if let Some(diff) = line.diff_results {
+        has_rows = true;
+        for row in diff.added.into_iter().flatten() {
+            has_software |= counts.count_row(apps, row, query, true);
+        }
+        for row in diff.removed.into_iter().flatten() {
+            has_software |= counts.count_row(apps, row, query, false);
+        }
+    }
+    if !has_rows {
+        return Err(WorkerError::NoRows(offset));
+    }
+
+    let host = line.host_identifier.or(line.hostname);
+    if has_software && let Some(host) = host {
+        let host = host.as_str();
+        if counts.last_host != host {
+            if !counts.hosts.contains(host) {
+                counts.hosts.insert(host.to_owned());
+            }
+            counts.last_host.clear();
+            counts.last_host.push_str(host);
+        }
+    }
+    Ok(())
+}
+
+impl Counts {
+    /// Counts one row. Returns true when the row is from a software table.
+    fn count_row<'a>(
+        &mut self,
+        apps: &mut HashMap<Software<'a>, u64>,
+        row: Row<'a>,
+        query: Option<&str>,
+        is_added: bool,
+    ) -> bool {
+        match Software::from_row(row, query) {
+            Ok(software) if is_added => {
+                self.rows += 1;
+                match apps.get_mut(&software) {
+                    Some(count) => *count += 1,
+                    None => {
+                        apps.insert(software, 1);
+                    }
+                }
+                true
+            }
+            Ok(_) => {
+                *self.skipped.entry(SkipReason::Removed).or_default() += 1;
+                true
+            }
+            Err(reason) => {
+                *self.skipped.entry(reason).or_default() += 1;
+                reason != SkipReason::OtherTable
+            }
+        }
+    }
+}
+
+/// Adds the workers' counts to `inventory`.
+fn merge(all: Vec<Counts>, inventory: &mut Inventory, bytes: u64) -> ReadSummary {
+    let mut hosts: HashSet<&str> = HashSet::new();
+    let mut skipped: HashMap<SkipReason, u64> = HashMap::new();
+    let mut rows = 0;
+    for counts in &all {
+        hosts.extend(counts.hosts.iter().map(String::as_str));
+        for (reason, count) in &counts.skipped {
+            *skipped.entry(*reason).or_default() += count;
+        }
+        rows += counts.rows;
+    }
+    let devices = hosts.len() as u64;
+    for host in hosts {
+        inventory.add_device(host);
+    }
+    for counts in all {
+        inventory.merge(counts.inventory);
+    }
+
+    let mut skipped: Vec<SkippedRows> = skipped
+        .into_iter()
+        .map(|(reason, rows)| SkippedRows { reason: reason.message().to_owned(), rows })
+        .collect();
+    skipped.sort_by(|left, right| left.reason.cmp(&right.reason));
+    ReadSummary { rows, bytes, devices, skipped }
+}

@@ -1,0 +1,265 @@
+//! `ops drift`: a ring's approved intents against its inventories.
+
+use std::io::IsTerminal;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use connectors::inventory::{InventorySource, read_inventory};
+use drift::DriftReport;
+use indicatif::{ProgressBar, ProgressStyle};
+use ops_core::audit::{AuditEvent, AuditEventType, Outcome};
+use ops_core::ports::ControlPlane;
+use ops_core::ports::control_plane::IntentFilter;
+use ops_core::{CorrelationId, DeploymentIntent, Inventory};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::cli::DriftArgs;
+use crate::commands::evidence;
+use crate::context::Context;
+use crate::exit::{CommandError, Completion, bad_input, failed};
+use crate::output::{self, OutputFormat};
+
+/// Runs drift detection.
+pub async fn run(context: &Context, arguments: DriftArgs) -> Result<Completion, CommandError> {
+    let correlation_id = CorrelationId::generate("drift");
+    let span =
+        tracing::error_span!("drift", correlation_id = %correlation_id, ring = %arguments.ring);
+    detect(context, arguments, &correlation_id)
+        .instrument(span)
+        .await
+}
+
+#[derive(Serialize)]
+struct DriftOutput<'a> {
+    correlation_id: &'a CorrelationId,
+    #[serde(flatten)]
+    report: &'a DriftReport,
+}
+
+async fn detect(
+    context: &Context,
+    arguments: DriftArgs,
+    correlation_id: &CorrelationId,
+) -> Result<Completion, CommandError> {
+    let intents = load_intents(context, &arguments).await?;
+    let audit_log = evidence::open(context).map_err(failed)?;
+    let inventory = read_inventories(&arguments.inventories)?;
+
+    let report = drift::detect(arguments.ring, &intents, &inventory);
+
+    let outcome_type = if report.has_drift() {
+        AuditEventType::DriftDetected
+    } else {
+        AuditEventType::NoDrift
+    };
+    let sources: Vec<String> = arguments
+        .inventories
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let event = AuditEvent::new(
+        outcome_type,
+        correlation_id.clone(),
+        &context.actor,
+        Utc::now(),
+        Outcome::Success,
+    )
+    .with_detail("ring", arguments.ring)
+    .with_detail("inventories", &sources)
+    .with_detail("unauthorized", report.unauthorized.len())
+    .with_detail("missing", report.missing.len())
+    .with_detail("version_drift", report.version_drift.len())
+    .with_detail("unparsable", report.unparsable.len())
+    .with_detail("devices", report.devices)
+    .with_detail("inventory_rows", report.inventory_rows);
+    evidence::record(context, &audit_log, &event)
+        .context("the drift result was not reported")
+        .map_err(failed)?;
+
+    if report.has_drift() {
+        tracing::warn!(
+            unauthorized = report.unauthorized.len(),
+            missing = report.missing.len(),
+            version_drift = report.version_drift.len(),
+            unparsable = report.unparsable.len(),
+            "drift detected"
+        );
+    } else {
+        tracing::info!(
+            intents = report.intents_compared,
+            entries = report.inventory_entries,
+            "no drift"
+        );
+    }
+    print(context, &report, correlation_id, arguments.limit).map_err(failed)?;
+
+    Ok(if report.has_drift() {
+        Completion::Attention
+    } else {
+        Completion::Done
+    })
+}
+
+async fn load_intents(
+    context: &Context,
+    arguments: &DriftArgs,
+) -> Result<Vec<DeploymentIntent>, CommandError> {
+    if let Some(file) = &arguments.intents {
+        return ops_store::intents_file::read(file).map_err(bad_input);
+    }
+
+    let store = context.open_store()?;
+    let filter = IntentFilter {
+        ring: Some(arguments.ring),
+        approved_only: true,
+    };
+    let intents = store
+        .intents(&filter)
+        .await
+        .context("cannot read approved intents from the state store")
+        .map_err(failed)?;
+    if intents.is_empty() {
+        tracing::warn!(
+            state_dir = %context.state_dir.display(),
+            "the state store has no approved intents for this ring: everything installed will show as unauthorized; \
+             load intents with `ops intents import FILE` or pass --intents FILE"
+        );
+    }
+    Ok(intents)
+}
+
+fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandError> {
+    let total_bytes: u64 = sources
+        .iter()
+        .filter_map(|source| std::fs::metadata(&source.path).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total_bytes);
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut inventory = Inventory::new();
+    let mut done_bytes = 0;
+    for source in sources {
+        progress.set_message(source.to_string());
+        let offset = done_bytes;
+        let report_progress = |bytes: u64| progress.set_position(offset + bytes);
+        let summary =
+            read_inventory(source, &mut inventory, &report_progress).map_err(bad_input)?;
+        done_bytes += summary.bytes;
+        tracing::info!(inventory = %source, rows = summary.rows, bytes = summary.bytes, "read inventory");
+    }
+    progress.finish_and_clear();
+    Ok(inventory)
+}
+
+fn print(
+    context: &Context,
+    report: &DriftReport,
+    correlation_id: &CorrelationId,
+    limit: usize,
+) -> anyhow::Result<()> {
+    if context.output == OutputFormat::Json {
+        return output::print_json(&DriftOutput {
+            correlation_id,
+            report,
+        });
+    }
+
+    println!(
+        "drift in ring {} ({correlation_id}): {} approved intents, {} inventory entries from {} rows on {} devices",
+        report.ring,
+        report.intents_compared,
+        report.inventory_entries,
+        report.inventory_rows,
+        report.devices
+    );
+
+    let shown = |total: usize| if limit == 0 { total } else { total.min(limit) };
+    let mut unauthorized = output::table(&["application", "version", "platform", "devices"]);
+    for app in &report.unauthorized[..shown(report.unauthorized.len())] {
+        unauthorized.add_row(vec![
+            app.name.clone(),
+            app.version.clone(),
+            app.platform.to_string(),
+            app.devices.to_string(),
+        ]);
+    }
+    output::print_table(
+        "unauthorized (installed, not approved)",
+        &unauthorized,
+        "none",
+    );
+    print_hidden(report.unauthorized.len(), shown(report.unauthorized.len()));
+
+    let mut missing = output::table(&["application", "version", "platform", "intent"]);
+    for app in &report.missing[..shown(report.missing.len())] {
+        missing.add_row(vec![
+            app.name.clone(),
+            app.version.clone(),
+            app.platform.to_string(),
+            app.correlation_id.clone(),
+        ]);
+    }
+    output::print_table("missing (approved, not installed)", &missing, "none");
+    print_hidden(report.missing.len(), shown(report.missing.len()));
+
+    let mut drifted = output::table(&[
+        "application",
+        "expected",
+        "actual",
+        "direction",
+        "platform",
+        "devices",
+    ]);
+    for app in &report.version_drift[..shown(report.version_drift.len())] {
+        let direction = if app.newer { "newer" } else { "older" };
+        drifted.add_row(vec![
+            app.name.clone(),
+            app.expected.clone(),
+            app.actual.clone(),
+            direction.to_owned(),
+            app.platform.to_string(),
+            app.devices.to_string(),
+        ]);
+    }
+    output::print_table("version drift", &drifted, "none");
+    print_hidden(
+        report.version_drift.len(),
+        shown(report.version_drift.len()),
+    );
+
+    if !report.unparsable.is_empty() {
+        let mut unparsable = output::table(&["application", "version", "from", "scheme", "error"]);
+        for entry in &report.unparsable {
+            unparsable.add_row(vec![
+                entry.name.clone(),
+                entry.version.clone(),
+                entry.source.to_owned(),
+                entry.scheme.to_string(),
+                entry.error.clone(),
+            ]);
+        }
+        output::print_table("versions that could not be compared", &unparsable, "none");
+    }
+    Ok(())
+}
+
+fn print_hidden(total: usize, shown: usize) {
+    if total > shown {
+        println!(
+            "... and {} more: pass --limit 0 to show all, or --output json",
+            total - shown
+        );
+    }
+}

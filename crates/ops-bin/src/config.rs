@@ -1,0 +1,185 @@
+//! Configuration: a TOML file, overridden by `OPS_*` environment variables, overridden by flags.
+//!
+//! **Only this module reads the environment and configuration files.** Domain crates receive
+//! typed values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::output::{LogFormat, OutputFormat};
+
+/// The default state directory, relative to the working directory.
+pub const DEFAULT_STATE_DIR: &str = ".ops";
+
+/// Environment variables that clap reads for global flags; the generic override skips them.
+const FLAG_VARIABLES: [&str; 5] = [
+    "OPS_STATE_DIR",
+    "OPS_CONFIG",
+    "OPS_OUTPUT",
+    "OPS_LOG_FORMAT",
+    "OPS_LOG",
+];
+
+/// The configuration file's contents. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The state directory, when `--state-dir` and `OPS_STATE_DIR` are not given.
+    pub state_dir: Option<PathBuf>,
+    /// The output format, when `--output` and `OPS_OUTPUT` are not given.
+    pub output: Option<OutputFormat>,
+    /// The log format, when `--log-format` and `OPS_LOG_FORMAT` are not given.
+    pub log_format: Option<LogFormat>,
+    /// The actor recorded in audit events; defaults to `USER@HOST`.
+    pub actor: Option<String>,
+    /// The SIEM sink, kept as TOML until the sink's own configuration type reads it; without
+    /// it, events go to the local audit log only.
+    #[serde(default)]
+    pub siem: toml::Table,
+}
+
+/// Reads the configuration file, if any, and applies `OPS_*` overrides from `environment`.
+///
+/// An override names a key in upper case, with `__` between a section and its key:
+/// `OPS_ACTOR=alice` sets `actor`, `OPS_SIEM__KIND=sentinel` sets `kind` in `[siem]`.
+/// Values that parse as TOML integers, floats or booleans take that type; others are strings.
+pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyhow::Result<Config> {
+    let mut table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read configuration file {path:?}: check --config or OPS_CONFIG")
+            })?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("configuration file {path:?} is not valid TOML"))?
+        }
+        None => toml::Table::new(),
+    };
+
+    for (name, value) in environment {
+        let Some(key) = name.strip_prefix("OPS_") else {
+            continue;
+        };
+        if FLAG_VARIABLES.contains(&name.as_str()) || key.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+        set_path(&mut table, &path, parse_scalar(value)).with_context(|| {
+            format!("environment variable {name} cannot override the configuration")
+        })?;
+    }
+
+    let origin = match path {
+        Some(path) => format!("configuration file {path:?} or OPS_* environment variables"),
+        None => "OPS_* environment variables".to_owned(),
+    };
+    toml::Value::Table(table)
+        .try_into::<Config>()
+        .with_context(|| {
+            format!("invalid configuration in {origin}: see docs/configuration.md for the keys")
+        })
+}
+
+fn parse_scalar(text: &str) -> toml::Value {
+    if let Ok(integer) = text.parse::<i64>() {
+        return toml::Value::Integer(integer);
+    }
+    if let Ok(boolean) = text.parse::<bool>() {
+        return toml::Value::Boolean(boolean);
+    }
+    if let Ok(float) = text.parse::<f64>() {
+        return toml::Value::Float(float);
+    }
+    toml::Value::String(text.to_owned())
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    let (last, sections) = path.split_last().context("empty key")?;
+    let mut current = table;
+    for section in sections {
+        let entry = current
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .with_context(|| format!("{section} is a value, not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn environment(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn file_values_are_read() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "state_dir = \"/srv/ops\"\noutput = \"json\"\nactor = \"alice\""
+        )
+        .unwrap();
+        let config = load(Some(file.path()), &BTreeMap::new()).unwrap();
+        assert_eq!(config.state_dir.as_deref(), Some(Path::new("/srv/ops")));
+        assert_eq!(config.output, Some(OutputFormat::Json));
+        assert_eq!(config.actor.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "actor = \"alice\"").unwrap();
+        let config = load(
+            Some(file.path()),
+            &environment(&[("OPS_ACTOR", "bob"), ("HOME", "/root")]),
+        )
+        .unwrap();
+        assert_eq!(config.actor.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn flag_variables_are_left_to_clap() {
+        let config = load(
+            None,
+            &environment(&[("OPS_STATE_DIR", "/x"), ("OPS_LOG", "debug")]),
+        )
+        .unwrap();
+        assert_eq!(config.state_dir, None);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let error = load(None, &environment(&[("OPS_STAET_DIR", "/x")])).unwrap_err();
+        let chain = format!("{error:#}");
+        assert!(chain.contains("staet_dir"), "{chain}");
+    }
+
+    #[test]
+    fn invalid_toml_names_the_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "state_dir = ").unwrap();
+        let error = load(Some(file.path()), &BTreeMap::new()).unwrap_err();
+        assert!(error.to_string().contains("is not valid TOML"), "{error}");
+    }
+
+    #[test]
+    fn missing_file_is_an_error_naming_it() {
+        let error = load(Some(Path::new("/nonexistent/ops.toml")), &BTreeMap::new()).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/ops.toml"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! What every command needs: resolved options, configuration and the adapters they open.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use ops_store::SqliteStore;
+
+use crate::cli::GlobalOptions;
+use crate::config::{Config, DEFAULT_STATE_DIR};
+use crate::exit::{CommandError, failed};
+use crate::output::OutputFormat;
+
+/// Resolved global options and configuration.
+pub struct Context {
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// The output format.
+    pub output: OutputFormat,
+    /// Who acts, as recorded in audit events.
+    pub actor: String,
+    /// The configuration.
+    pub config: Config,
+}
+
+impl Context {
+    /// Resolves options: a flag wins over its `OPS_*` variable (clap reads both), which wins
+    /// over the configuration file, which wins over the default.
+    pub fn new(
+        options: &GlobalOptions,
+        config: Config,
+        environment: &BTreeMap<String, String>,
+    ) -> Context {
+        let state_dir = options
+            .state_dir
+            .clone()
+            .or_else(|| config.state_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let output = options.output.or(config.output).unwrap_or_default();
+        let actor = config
+            .actor
+            .clone()
+            .unwrap_or_else(|| default_actor(environment));
+        Context {
+            state_dir,
+            output,
+            actor,
+            config,
+        }
+    }
+
+    /// Opens the embedded store in the state directory.
+    pub fn open_store(&self) -> Result<SqliteStore, CommandError> {
+        SqliteStore::open(&self.state_dir)
+            .with_context(|| format!("cannot open the state store in {:?}", self.state_dir))
+            .map_err(failed)
+    }
+
+    /// Returns the audit log's directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.state_dir.join("audit")
+    }
+
+    /// Returns the SIEM spool's directory.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.state_dir.join("spool")
+    }
+}
+
+fn default_actor(environment: &BTreeMap<String, String>) -> String {
+    let user = environment
+        .get("USER")
+        .or_else(|| environment.get("LOGNAME"))
+        .map(String::as_str)
+        .unwrap_or("unknown");
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| environment.get("HOSTNAME").cloned())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{user}@{host}")
+}

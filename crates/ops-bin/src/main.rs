@@ -1,0 +1,69 @@
+//! `ops`: the command-line tool of the endpoint-deployment control plane's operations layer.
+//!
+//! A thin layer: it reads configuration, wires adapters (the SQLite store, inventory readers,
+//! the audit log) into domain crates, prints results and maps errors to exit codes in one
+//! place ([`exit`]). Each subcommand lives in [`commands`].
+
+mod cli;
+mod commands;
+mod config;
+mod context;
+mod exit;
+mod logging;
+mod output;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::exit::CommandError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let environment: BTreeMap<String, String> = std::env::vars().collect();
+
+    let config = match config::load(cli.global.config.as_deref(), &environment) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let redactor = logging::Redactor::default();
+    let log_format = cli
+        .global
+        .log_format
+        .or(config.log_format)
+        .unwrap_or_default();
+    logging::init(
+        log_format,
+        environment.get("OPS_LOG").map(String::as_str),
+        redactor,
+    );
+
+    let context = context::Context::new(&cli.global, config, &environment);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+
+    match runtime.block_on(commands::run(&context, cli.command)) {
+        Ok(completion) => completion.into(),
+        Err(error) => report(&error),
+    }
+}
+
+/// Prints the error chain once, and picks the exit code.
+fn report(error: &CommandError) -> ExitCode {
+    let chain: Vec<String> = error.inner().chain().map(ToString::to_string).collect();
+    eprintln!("error: {}", chain.join(": "));
+    error.exit_code()
+}
