@@ -7,8 +7,8 @@ use serde::Serialize;
 
 /// The result of comparing a ring's approved intents with its inventory.
 ///
-/// Every list is sorted by platform, name and version, so two runs over the same input give
-/// byte-identical output.
+/// Every list is sorted by name, then version and platform, so two runs over the same input
+/// give byte-identical output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriftReport {
     /// The ring compared.
