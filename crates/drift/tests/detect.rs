@@ -18,6 +18,8 @@ fn intent(id: &str, name: &str, version: &str, ring: Ring, platform: Platform) -
         connectors: vec![ConnectorKind::Intune],
         status: IntentStatus::Deployed,
         deployment: None,
+        high_risk: false,
+        cab_approval: None,
     }
 }
 

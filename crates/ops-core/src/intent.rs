@@ -240,6 +240,21 @@ pub struct DeploymentIntent {
     /// What the execution planes last reported about the deployment, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentStatus>,
+    /// Whether the change is high-risk, which makes promotion require a CAB approval.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub high_risk: bool,
+    /// The change advisory board's approval, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cab_approval: Option<CabApproval>,
+}
+
+/// A change advisory board's approval of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CabApproval {
+    /// Who approved, as the directory names them.
+    pub approver: String,
+    /// When.
+    pub approved_at: DateTime<Utc>,
 }
 
 impl DeploymentIntent {

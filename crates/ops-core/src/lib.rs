@@ -29,7 +29,7 @@ pub mod version;
 pub use connector::ConnectorKind;
 pub use correlation::CorrelationId;
 pub use error::{ErrorKind, PortError};
-pub use intent::{DeploymentIntent, IntentStatus, Platform};
+pub use intent::{CabApproval, DeploymentIntent, IntentStatus, Platform};
 pub use inventory::{DeployedApp, Inventory};
 pub use ring::Ring;
 pub use severity::Severity;

@@ -3,7 +3,8 @@
 //!
 //! Each record is an object with the fields `correlation_id`, `application_id`, `app_name`,
 //! `version`, `ring`, `platform`, `connectors` and `status`, and optionally `version_scheme`,
-//! `devices_targeted`, `devices_succeeded`, `devices_failed` and `deployed_at` (RFC 3339).
+//! `devices_targeted`, `devices_succeeded`, `devices_failed`, `deployed_at` (RFC 3339),
+//! `high_risk` (a boolean), and `cab_approved_by` with `cab_approved_at` for a CAB approval.
 //! Ring, platform, connector and status names match case-insensitively. A file is accepted
 //! whole or not at all: the first invalid record is reported with its index and field.
 
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use ops_core::CabApproval;
 use ops_core::intent::DeploymentStatus;
 use ops_core::{
     ConnectorKind, CorrelationId, DeploymentIntent, IntentStatus, Platform, Ring, Version,
@@ -19,7 +21,7 @@ use ops_core::{
 use serde_json::{Map, Value};
 
 /// The fields a record may have.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 16] = [
     "correlation_id",
     "application_id",
     "app_name",
@@ -33,6 +35,9 @@ pub const FIELDS: [&str; 13] = [
     "devices_succeeded",
     "devices_failed",
     "deployed_at",
+    "high_risk",
+    "cab_approved_by",
+    "cab_approved_at",
 ];
 
 /// Why an intents file was rejected.
@@ -205,6 +210,17 @@ fn parse_record(record: &Value) -> Result<DeploymentIntent, FieldFailure> {
     Version::parse(scheme, &version).map_err(|error| fail("version", error.to_string()))?;
     let connectors = parse_connectors(object)?;
     let deployment = parse_deployment(object)?;
+    let high_risk = match object.get("high_risk") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(other) => {
+            return Err(fail(
+                "high_risk",
+                format!("is a JSON {}, expected true or false", json_type(other)),
+            ));
+        }
+    };
+    let cab_approval = parse_cab_approval(object)?;
 
     Ok(DeploymentIntent {
         correlation_id,
@@ -217,7 +233,58 @@ fn parse_record(record: &Value) -> Result<DeploymentIntent, FieldFailure> {
         connectors,
         status,
         deployment,
+        high_risk,
+        cab_approval,
     })
+}
+
+fn parse_cab_approval(object: &Map<String, Value>) -> Result<Option<CabApproval>, FieldFailure> {
+    let approver = match object.get("cab_approved_by") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(required_str(object, "cab_approved_by")?.trim().to_owned()),
+    };
+    let approved_at = optional_time(object, "cab_approved_at")?;
+    match (approver, approved_at) {
+        (None, None) => Ok(None),
+        (Some(approver), Some(approved_at)) => Ok(Some(CabApproval {
+            approver,
+            approved_at,
+        })),
+        (None, Some(_)) => Err(fail(
+            "cab_approved_by",
+            "is missing: a CAB approval needs both cab_approved_by and cab_approved_at",
+        )),
+        (Some(_), None) => Err(fail(
+            "cab_approved_at",
+            "is missing: a CAB approval needs both cab_approved_by and cab_approved_at",
+        )),
+    }
+}
+
+fn optional_time(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<DateTime<Utc>>, FieldFailure> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text.trim())
+            .map(|time| Some(time.with_timezone(&Utc)))
+            .map_err(|error| {
+                fail(
+                    field,
+                    format!(
+                        "{text:?} is not an RFC 3339 time ({error}), as in 2026-11-30T08:00:00Z"
+                    ),
+                )
+            }),
+        Some(other) => Err(fail(
+            field,
+            format!(
+                "is a JSON {}, expected an RFC 3339 time string",
+                json_type(other)
+            ),
+        )),
+    }
 }
 
 fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldFailure> {
@@ -293,30 +360,7 @@ fn parse_deployment(object: &Map<String, Value>) -> Result<Option<DeploymentStat
     let targeted = optional_count(object, "devices_targeted")?;
     let succeeded = optional_count(object, "devices_succeeded")?;
     let failed = optional_count(object, "devices_failed")?;
-    let deployed_at = match object.get("deployed_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(
-            DateTime::parse_from_rfc3339(text.trim())
-                .map_err(|error| {
-                    fail(
-                        "deployed_at",
-                        format!(
-                            "{text:?} is not an RFC 3339 time ({error}), as in 2026-11-30T08:00:00Z"
-                        ),
-                    )
-                })?
-                .with_timezone(&Utc),
-        ),
-        Some(other) => {
-            return Err(fail(
-                "deployed_at",
-                format!(
-                    "is a JSON {}, expected an RFC 3339 time string",
-                    json_type(other)
-                ),
-            ));
-        }
-    };
+    let deployed_at = optional_time(object, "deployed_at")?;
 
     let any_reported =
         targeted.is_some() || succeeded.is_some() || failed.is_some() || deployed_at.is_some();

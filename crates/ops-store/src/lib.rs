@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod error;
+mod incidents;
 pub mod intents_file;
 pub mod migrations;
 mod store;

@@ -60,6 +60,23 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (operation, step)
     ) STRICT;
     "#,
+    // 2: risk and CAB approval of intents, and incidents.
+    r#"
+    ALTER TABLE intents ADD COLUMN high_risk INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE intents ADD COLUMN cab_approver TEXT;
+    ALTER TABLE intents ADD COLUMN cab_approved_at TEXT;
+
+    CREATE TABLE incidents (
+        id         TEXT PRIMARY KEY NOT NULL,
+        severity   TEXT NOT NULL,
+        deployment TEXT,
+        ring       TEXT,
+        title      TEXT NOT NULL,
+        raised_at  TEXT NOT NULL,
+        open       INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX incidents_by_deployment ON incidents (deployment, open);
+    "#,
 ];
 
 /// Returns the schema version this build creates.

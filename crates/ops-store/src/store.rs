@@ -11,7 +11,9 @@ use ops_core::intent::DeploymentStatus;
 use ops_core::ports::control_plane::{IntentFilter, StoreMetrics, SubmitOutcome};
 use ops_core::ports::journal::{JournalEntry, StepState};
 use ops_core::ports::{ControlPlane, HealthReport, Journal};
-use ops_core::{ConnectorKind, CorrelationId, DeploymentIntent, IntentStatus, PortError};
+use ops_core::{
+    CabApproval, ConnectorKind, CorrelationId, DeploymentIntent, IntentStatus, PortError,
+};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
@@ -51,7 +53,8 @@ pub struct ImportSummary {
 }
 
 const INTENT_COLUMNS: &str = "correlation_id, application_id, app_name, version, ring, platform, version_scheme, \
-     connectors, status, devices_targeted, devices_succeeded, devices_failed, deployed_at";
+     connectors, status, devices_targeted, devices_succeeded, devices_failed, deployed_at, high_risk, cab_approver, \
+     cab_approved_at";
 
 impl SqliteStore {
     /// Opens the store in `state_dir`, creating the directory and the database when missing and
@@ -162,7 +165,7 @@ impl SqliteStore {
         Ok(summary)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back
         // on drop), so the connection is still sound and the poison can be ignored.
         self.connection
@@ -207,7 +210,7 @@ impl SqliteStore {
     }
 }
 
-fn timestamp(time: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -223,7 +226,7 @@ fn select_intent(
     raw.map(RawIntent::into_intent).transpose()
 }
 
-fn intent_values(intent: &DeploymentIntent) -> [Box<dyn rusqlite::ToSql + '_>; 13] {
+fn intent_values(intent: &DeploymentIntent) -> [Box<dyn rusqlite::ToSql + '_>; 16] {
     let deployment = intent.deployment;
     [
         Box::new(intent.correlation_id.as_str()),
@@ -250,6 +253,19 @@ fn intent_values(intent: &DeploymentIntent) -> [Box<dyn rusqlite::ToSql + '_>; 1
                 .and_then(|status| status.deployed_at)
                 .map(timestamp),
         ),
+        Box::new(intent.high_risk),
+        Box::new(
+            intent
+                .cab_approval
+                .as_ref()
+                .map(|approval| approval.approver.as_str()),
+        ),
+        Box::new(
+            intent
+                .cab_approval
+                .as_ref()
+                .map(|approval| timestamp(approval.approved_at)),
+        ),
     ]
 }
 
@@ -266,7 +282,7 @@ fn insert_intent(
     parameters.push(&now);
     let sql = format!(
         "INSERT INTO intents ({INTENT_COLUMNS}, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     );
     transaction
         .execute(&sql, parameters.as_slice())
@@ -288,7 +304,8 @@ fn update_intent(
         .execute(
             "UPDATE intents SET application_id = ?2, app_name = ?3, version = ?4, ring = ?5, platform = ?6, \
              version_scheme = ?7, connectors = ?8, status = ?9, devices_targeted = ?10, \
-             devices_succeeded = ?11, devices_failed = ?12, deployed_at = ?13, updated_at = ?14 \
+             devices_succeeded = ?11, devices_failed = ?12, deployed_at = ?13, high_risk = ?14, \
+             cab_approver = ?15, cab_approved_at = ?16, updated_at = ?17 \
              WHERE correlation_id = ?1",
             parameters.as_slice(),
         )
@@ -327,6 +344,9 @@ struct RawIntent {
     devices_succeeded: Option<i64>,
     devices_failed: Option<i64>,
     deployed_at: Option<String>,
+    high_risk: bool,
+    cab_approver: Option<String>,
+    cab_approved_at: Option<String>,
 }
 
 impl RawIntent {
@@ -345,6 +365,9 @@ impl RawIntent {
             devices_succeeded: row.get(10)?,
             devices_failed: row.get(11)?,
             deployed_at: row.get(12)?,
+            high_risk: row.get(13)?,
+            cab_approver: row.get(14)?,
+            cab_approved_at: row.get(15)?,
         })
     }
 
@@ -381,6 +404,15 @@ impl RawIntent {
             .map(|text| DateTime::parse_from_rfc3339(&text).map(|time| time.with_timezone(&Utc)))
             .transpose()
             .map_err(|e| corrupt("deployed_at")(&e))?;
+        let cab_approval = match (self.cab_approver, self.cab_approved_at) {
+            (Some(approver), Some(approved_at)) => Some(CabApproval {
+                approver,
+                approved_at: DateTime::parse_from_rfc3339(&approved_at)
+                    .map_err(|e| corrupt("cab_approved_at")(&e))?
+                    .with_timezone(&Utc),
+            }),
+            _ => None,
+        };
         let any_reported = self.devices_targeted.is_some()
             || self.devices_succeeded.is_some()
             || self.devices_failed.is_some()
@@ -404,6 +436,8 @@ impl RawIntent {
             connectors,
             status,
             deployment,
+            high_risk: self.high_risk,
+            cab_approval,
         })
     }
 }

@@ -345,3 +345,53 @@ async fn journal_survives_reopen() {
         StepState::Succeeded
     );
 }
+
+#[tokio::test]
+async fn version_1_store_migrates_and_keeps_rows() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("ops.db");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection.execute_batch(migrations::MIGRATIONS[0]).unwrap();
+    connection.pragma_update(None, "user_version", 1).unwrap();
+    connection
+        .execute(
+            "INSERT INTO intents (correlation_id, application_id, app_name, version, ring, platform, connectors, \
+             status, created_at, updated_at) VALUES ('deploy-7', 'a7', 'curl', '7.88.1-10', 'Lab', 'debian', \
+             'Landscape', 'Deployed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+
+    let store = SqliteStore::open(directory.path()).unwrap();
+    assert_eq!(schema_version(&path), migrations::latest_version());
+    let intent = store.intent(&id("deploy-7")).await.unwrap().unwrap();
+    assert_eq!(intent.app_name, "curl");
+    assert!(!intent.high_risk);
+    assert_eq!(intent.cab_approval, None);
+}
+
+#[tokio::test]
+async fn risk_and_cab_approval_round_trip() {
+    let text = r#"[{"correlation_id": "deploy-9", "application_id": "a9", "app_name": "Agent", "version": "2.0",
+        "ring": "Pilot", "platform": "windows", "connectors": ["Intune"], "status": "Deployed",
+        "high_risk": true, "cab_approved_by": "cab@contoso.com", "cab_approved_at": "2026-11-29T10:00:00Z"}]"#;
+    let intents = intents_file::parse(text.as_bytes(), Path::new("risky.json")).unwrap();
+    assert!(intents[0].high_risk);
+    assert_eq!(
+        intents[0].cab_approval.as_ref().unwrap().approver,
+        "cab@contoso.com"
+    );
+
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(directory.path()).unwrap();
+    import(&store, &intents);
+    assert_eq!(
+        store.intent(&id("deploy-9")).await.unwrap().unwrap(),
+        intents[0]
+    );
+
+    let half = text.replace(r#", "cab_approved_at": "2026-11-29T10:00:00Z""#, "");
+    let error = intents_file::parse(half.as_bytes(), Path::new("risky.json")).unwrap_err();
+    assert!(error.to_string().contains("cab_approved_at"), "{error}");
+}

@@ -14,6 +14,7 @@ mod directory;
 mod execution_plane;
 mod failover;
 mod failures;
+mod incidents;
 mod secrets;
 mod sinks;
 
@@ -23,5 +24,6 @@ pub use directory::FakeDirectory;
 pub use execution_plane::FakeExecutionPlane;
 pub use failover::{FakeFailoverGroup, FakeRegionHealth};
 pub use failures::{Failure, Failures};
+pub use incidents::FakeIncidents;
 pub use secrets::FakeSecretStore;
 pub use sinks::{FakeAuditSink, FakeMetricsExporter, FakeNotifier, FakeTicketing};

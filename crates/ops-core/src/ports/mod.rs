@@ -18,6 +18,7 @@ pub mod control_plane;
 pub mod directory;
 pub mod execution_plane;
 pub mod failover;
+pub mod incidents;
 pub mod journal;
 pub mod metrics;
 pub mod notifier;
@@ -30,6 +31,7 @@ pub use control_plane::{ControlPlane, IntentFilter, StoreMetrics, SubmitOutcome}
 pub use directory::Directory;
 pub use execution_plane::{ExecutionPlane, RemovalOutcome, RemovalRequest};
 pub use failover::{FailoverGroup, RegionHealth};
+pub use incidents::{IncidentSummary, Incidents};
 pub use journal::{Journal, StepState};
 pub use metrics::MetricsExporter;
 pub use notifier::{Notification, Notifier};
