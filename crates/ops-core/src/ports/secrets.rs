@@ -12,7 +12,7 @@ use crate::error::PortResult;
 ///
 /// Its `Debug` prints `Secret([REDACTED])`. It has no `Display` and no `Serialize`, so it cannot
 /// reach a log line, an error message or an audit event by accident; reading the value takes an
-/// explicit [`Secret::expose`].
+/// explicit [`Secret::expose`]. It can be deserialized, so configuration can hold one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -26,6 +26,12 @@ impl Secret {
     /// as an Authorization header.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        String::deserialize(deserializer).map(Secret)
     }
 }
 
