@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench -p connectors --bench osquery_log`. The log is written once to
 //! `$OPS_BENCH_LOG`, or `/tmp/ops-osquery-bench.log` by default: 20,000 hosts reporting 100
-//! applications each in event format, 2 million lines and about 650 MB, with 5,000 distinct
+//! applications each in event format, 2 million lines and about 695 MB, with 5,000 distinct
 //! application and version pairs across the four software tables. Set `OPS_BENCH_HOSTS` to
 //! write a smaller log (delete the old file first).
 

@@ -14,6 +14,11 @@ use crate::output::{LogFormat, OutputFormat};
 /// The default state directory, relative to the working directory.
 pub const DEFAULT_STATE_DIR: &str = ".ops";
 
+/// Top-level keys and sections that `OPS_*` variables may override. Other `OPS_*` variables
+/// are left alone, because secrets live in variables such as `OPS_SIEM_CLIENT_SECRET` that the
+/// configuration names.
+const OVERRIDABLE: [&str; 5] = ["state_dir", "output", "log_format", "actor", "siem"];
+
 /// Environment variables that clap reads for global flags; the generic override skips them.
 const FLAG_VARIABLES: [&str; 5] = [
     "OPS_STATE_DIR",
@@ -35,17 +40,18 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// The actor recorded in audit events; defaults to `USER@HOST`.
     pub actor: Option<String>,
-    /// The SIEM sink, kept as TOML until the sink's own configuration type reads it; without
-    /// it, events go to the local audit log only.
+    /// The SIEM sink; without it, events go to the local audit log only.
     #[serde(default)]
-    pub siem: toml::Table,
+    pub siem: siem::SiemConfig,
 }
 
 /// Reads the configuration file, if any, and applies `OPS_*` overrides from `environment`.
 ///
 /// An override names a key in upper case, with `__` between a section and its key:
-/// `OPS_ACTOR=alice` sets `actor`, `OPS_SIEM__KIND=sentinel` sets `kind` in `[siem]`.
-/// Values that parse as TOML integers, floats or booleans take that type; others are strings.
+/// `OPS_ACTOR=alice` sets `actor`, `OPS_SIEM__SINK=sentinel` sets `sink` in `[siem]`. Only
+/// variables whose first part is a key or section of the file override it; an unknown key
+/// inside a known section is an error. Values that parse as TOML integers, floats or booleans
+/// take that type; others are strings.
 pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyhow::Result<Config> {
     let mut table = match path {
         Some(path) => {
@@ -66,6 +72,9 @@ pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyh
             continue;
         }
         let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+        if !OVERRIDABLE.contains(&path[0].as_str()) {
+            continue;
+        }
         set_path(&mut table, &path, parse_scalar(value)).with_context(|| {
             format!("environment variable {name} cannot override the configuration")
         })?;
@@ -160,10 +169,20 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_is_an_error_naming_it() {
-        let error = load(None, &environment(&[("OPS_STAET_DIR", "/x")])).unwrap_err();
+    fn unknown_key_in_a_section_is_an_error_naming_it() {
+        let error = load(None, &environment(&[("OPS_SIEM__SINK", "sentinal")])).unwrap_err();
         let chain = format!("{error:#}");
-        assert!(chain.contains("staet_dir"), "{chain}");
+        assert!(chain.contains("sentinal"), "{chain}");
+    }
+
+    #[test]
+    fn other_ops_variables_are_not_configuration() {
+        let config = load(
+            None,
+            &environment(&[("OPS_SIEM_CLIENT_SECRET", "s3cret"), ("OPS_TEST", "1")]),
+        )
+        .unwrap();
+        assert_eq!(config.siem, siem::SiemConfig::None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use ops_core::ports::Secret;
 use ops_store::SqliteStore;
 
 use crate::cli::GlobalOptions;
@@ -21,6 +22,8 @@ pub struct Context {
     pub actor: String,
     /// The configuration.
     pub config: Config,
+    /// The process environment, read once at start-up.
+    pub environment: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -46,6 +49,7 @@ impl Context {
             output,
             actor,
             config,
+            environment: environment.clone(),
         }
     }
 
@@ -64,6 +68,15 @@ impl Context {
     /// Returns the SIEM spool's directory.
     pub fn spool_dir(&self) -> PathBuf {
         self.state_dir.join("spool")
+    }
+
+    /// Returns the SIEM sink's secret, read from the environment variable the configuration
+    /// names, if any.
+    pub fn siem_secret(&self) -> Option<Secret> {
+        let variable = self.config.siem.secret_env()?;
+        self.environment
+            .get(variable)
+            .map(|value| Secret::new(value.clone()))
     }
 }
 

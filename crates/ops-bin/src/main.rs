@@ -32,6 +32,13 @@ fn main() -> ExitCode {
         }
     };
     let redactor = logging::Redactor::default();
+    let siem_secret = config
+        .siem
+        .secret_env()
+        .and_then(|variable| environment.get(variable));
+    if let Some(secret) = siem_secret {
+        redactor.add(secret);
+    }
     let log_format = cli
         .global
         .log_format

@@ -40,9 +40,23 @@ impl Inventory {
         Inventory::default()
     }
 
-    /// Records that `devices` devices reported `name` at `version` on `platform`.
+    /// Records one row saying that `devices` devices reported `name` at `version` on
+    /// `platform`.
     pub fn add(&mut self, platform: Platform, name: &str, version: &str, devices: u64) {
-        self.rows += 1;
+        self.add_aggregated(platform, name, version, devices, 1);
+    }
+
+    /// Records `rows` rows, already aggregated by the reader, that together say `devices`
+    /// devices reported `name` at `version` on `platform`.
+    pub fn add_aggregated(
+        &mut self,
+        platform: Platform,
+        name: &str,
+        version: &str,
+        devices: u64,
+        rows: u64,
+    ) {
+        self.rows += rows;
         let name = name.trim();
         let version = version.trim();
         let names = self.apps.entry(platform).or_default();
@@ -68,11 +82,10 @@ impl Inventory {
 
     /// Adds every entry and device of `other` to this inventory.
     pub fn merge(&mut self, other: Inventory) {
-        let rows = self.rows + other.rows;
         for app in other.apps() {
-            self.add(app.platform, &app.name, &app.version, app.devices);
+            self.add_aggregated(app.platform, &app.name, &app.version, app.devices, 0);
         }
-        self.rows = rows;
+        self.rows += other.rows;
         self.devices.extend(other.devices);
     }
 
@@ -148,6 +161,15 @@ mod tests {
         assert_eq!(inventory.rows(), 4);
         assert_eq!(inventory.device_count(), 3);
         assert_eq!(inventory.apps()[0].devices, 4);
+    }
+
+    #[test]
+    fn aggregated_rows_count_as_given() {
+        let mut inventory = Inventory::new();
+        inventory.add_aggregated(Platform::Debian, "curl", "7.88.1-10", 20_000, 20_000);
+        inventory.add(Platform::Debian, "curl", "7.88.1-10", 1);
+        assert_eq!(inventory.rows(), 20_001);
+        assert_eq!(inventory.apps()[0].devices, 20_001);
     }
 
     #[test]

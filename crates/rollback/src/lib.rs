@@ -1,5 +1,118 @@
 //! Rollback: remove a deployment through every execution plane it used, within the 4-hour SLA.
 //!
-//! **No logic yet.** The crate exists so the workspace has its final shape; it exports nothing.
-//! It will drive `ops_core::ports::ExecutionPlane` adapters concurrently and record each
-//! connector's outcome through `ops_core::ports::Journal` so a rerun resumes.
+//! Start with [`Rollback`], built from [`RollbackPorts`] and a [`RollbackConfig`]. A rollback
+//! takes two calls:
+//!
+//! 1. [`Rollback::plan`] loads the intent and finds the rings the deployment reached: the
+//!    intent's own ring and the rings of the approved intents with the same application id and
+//!    version, which promotion created. The [`RollbackPlan`] lists one removal per ring and
+//!    execution plane. Planning changes nothing.
+//! 2. [`Rollback::run`] carries the plan out, or with [`RunOptions::dry_run`] only reports it.
+//!    The removal calls run concurrently, at most [`RollbackConfig::concurrency`] at a time,
+//!    each retried by [`RetryPolicy`](ops_core::retry::RetryPolicy), which honours Retry-After.
+//!    When every removal has succeeded, the intents of the plan are marked RolledBack, which
+//!    keeps the version from coming back: drift detection expects only approved intents and an
+//!    import never revives a RolledBack intent. The [`RollbackReport`] names every step's
+//!    outcome; a failed execution plane is an outcome there, not an error.
+//!
+//! # Resuming
+//!
+//! The first run generates a `rollback-` correlation id and records it, with the start time,
+//! in the journal under the original intent's id. Each removal is recorded as `Started` before
+//! the call and `Succeeded` or `Failed` after it. A rerun of the same rollback reuses the id and
+//! the start time, skips the steps that succeeded, and retries the others, including those left
+//! `Started` by a crash: removal is idempotent, and removing what is gone reports
+//! `AlreadyAbsent`. A rerun after full success makes no removal call. See the `journal` module
+//! for the step names.
+//!
+//! # Deadline
+//!
+//! The deadline is the first start plus [`RollbackConfig::deadline`], on the clock port. Before
+//! each removal and each retry the run checks the clock. Each configured warning point that
+//! passes sends a P1 notification once; past the deadline the run stops making calls, sends a P0
+//! alert with the dedup key `rollback-sla-<rollback id>`, records `RollbackFailed` and keeps the
+//! journal, so that a person can review it and rerun with
+//! [`RunOptions::resume_past_deadline`].
+//!
+//! # Evidence
+//!
+//! Every run records `RollbackStarted` before its first call and stops without acting when the
+//! audit sink fails. Each removal that was attempted gets `RollbackStepCompleted`, and the run
+//! ends with `RollbackCompleted` or `RollbackFailed`. Events carry the rollback id as their
+//! correlation id and the original intent's id as the related id. Log lines carry both through
+//! the span fields `correlation_id` and `intent_correlation_id`.
+
+mod config;
+mod error;
+mod journal;
+mod plan;
+mod report;
+mod run;
+mod sla;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ops_core::ConnectorKind;
+use ops_core::ports::{AuditSink, Clock, ControlPlane, ExecutionPlane, Journal, Notifier};
+use tokio::sync::Semaphore;
+
+pub use config::{RollbackConfig, RollbackSettings};
+pub use error::RollbackError;
+pub use plan::{PlannedIntent, PlannedStep, RollbackPlan};
+pub use report::{RollbackReport, StepOutcome, StepReport};
+pub use run::RunOptions;
+
+/// The ports a rollback uses.
+pub struct RollbackPorts {
+    /// Where the intents are.
+    pub control_plane: Arc<dyn ControlPlane>,
+    /// The adapter of each configured execution plane, under the kind it reports.
+    pub execution_planes: BTreeMap<ConnectorKind, Arc<dyn ExecutionPlane>>,
+    /// Where steps are recorded so that a rerun resumes.
+    pub journal: Arc<dyn Journal>,
+    /// Where audit events go.
+    pub audit: Arc<dyn AuditSink>,
+    /// Who is warned as the deadline approaches and paged when it passes.
+    pub notifier: Arc<dyn Notifier>,
+    /// The time, for the deadline and for retry pauses.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Plans and runs rollbacks.
+///
+/// Cloning is cheap, and clones share the bound on removal calls in flight, so rollbacks run
+/// side by side on clones, or through [`Rollback::run_many`], stay within
+/// [`RollbackConfig::concurrency`] together.
+#[derive(Clone)]
+pub struct Rollback {
+    ports: Arc<RollbackPorts>,
+    config: Arc<RollbackConfig>,
+    call_permits: Arc<Semaphore>,
+}
+
+impl Rollback {
+    /// Creates the service after checking the configuration, and that each execution plane is
+    /// registered under the kind it reports.
+    pub fn new(ports: RollbackPorts, config: RollbackConfig) -> Result<Rollback, RollbackError> {
+        config.validate()?;
+        for (registered, plane) in &ports.execution_planes {
+            if plane.kind() != *registered {
+                return Err(RollbackError::PlaneRegisteredUnderOtherKind {
+                    registered: *registered,
+                    reported: plane.kind(),
+                });
+            }
+        }
+        Ok(Rollback {
+            call_permits: Arc::new(Semaphore::new(config.concurrency)),
+            ports: Arc::new(ports),
+            config: Arc::new(config),
+        })
+    }
+
+    /// Returns the configuration.
+    pub fn config(&self) -> &RollbackConfig {
+        &self.config
+    }
+}

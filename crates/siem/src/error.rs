@@ -48,7 +48,7 @@ pub enum SiemError {
     InvalidGenesis {
         /// The genesis file.
         path: PathBuf,
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
     /// The newest entries of the log fail their checks in a way a crash cannot explain, so the
@@ -62,7 +62,7 @@ pub enum SiemError {
         path: PathBuf,
         /// The 1-based line number of the damaged entry.
         line: u64,
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
     /// An event could not be encoded as JSON.
@@ -104,13 +104,13 @@ pub enum SiemError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// A request to the SIEM failed; the port error tells whether a retry may help.
+    /// A request to the SIEM failed. The port error's kind shows whether a retry may help.
     #[error("{sink} delivery failed")]
     Delivery {
         /// The sink.
         sink: &'static str,
         /// The cause, with its kind and Retry-After hint.
-        source: PortError,
+        source: Box<PortError>,
     },
     /// A flush stopped before the spool was empty.
     #[error("flush to {sink} stopped after {delivered} events; {remaining} remain spooled")]
@@ -129,7 +129,7 @@ pub enum SiemError {
     InvalidConfig {
         /// The setting, such as `sentinel.endpoint`.
         field: &'static str,
-        /// What is wrong and what is expected.
+        /// The problem and the expected value.
         reason: String,
     },
     /// A sink needs a secret that the caller did not pass.

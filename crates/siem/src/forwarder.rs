@@ -18,13 +18,13 @@ use crate::spool::Spool;
 /// A SIEM that takes batches of encoded events.
 ///
 /// The [`Forwarder`] decides what goes into a batch. The transport encodes events, sends one
-/// batch per call (retrying transient failures itself) and says whether the SIEM accepted it.
+/// batch per call (retrying transient failures itself) and reports whether the SIEM accepted it.
 #[async_trait]
 pub trait SiemTransport: Send + Sync {
-    /// The SIEM's name for logs and errors, such as `Sentinel`.
+    /// Returns the SIEM's name for logs and errors, such as `Sentinel`.
     fn name(&self) -> &'static str;
 
-    /// The largest request body in bytes, counted before compression.
+    /// Returns the largest request body in bytes, counted before compression.
     fn max_batch_bytes(&self) -> usize;
 
     /// Encodes one event as one record. `head` is the audit log's current checkpoint, which
@@ -35,7 +35,7 @@ pub trait SiemTransport: Send + Sync {
     async fn send_batch(&self, records: &[&[u8]]) -> Result<BatchOutcome, SiemError>;
 }
 
-/// How the SIEM answered a batch.
+/// The SIEM's response to a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOutcome {
     /// The SIEM acknowledged the batch.
@@ -61,7 +61,7 @@ pub struct Forwarder {
     transport: Arc<dyn SiemTransport>,
 }
 
-/// What one flush did.
+/// The result of one flush.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlushReport {
     /// Events the SIEM acknowledged and that left the spool.
@@ -80,7 +80,7 @@ pub struct FlushReport {
 pub struct RejectedEvent {
     /// The event, when the spool file could be read.
     pub event_id: Option<Uuid>,
-    /// Where the file went.
+    /// The file's new path in `rejected/`.
     pub path: PathBuf,
     /// Why it was rejected.
     pub reason: String,
@@ -157,7 +157,11 @@ impl Forwarder {
                 }
                 BatchOutcome::TooLarge if range.len() > 1 => {
                     let middle = range.start + range.len() / 2;
-                    tracing::info!(sink, events = range.len(), "batch too large for the siem, splitting it");
+                    tracing::info!(
+                        sink,
+                        events = range.len(),
+                        "batch too large for the siem, splitting it"
+                    );
                     queue.push_front(middle..range.end);
                     queue.push_front(range.start..middle);
                 }
@@ -169,7 +173,13 @@ impl Forwarder {
             }
         }
 
-        tracing::info!(sink, delivered = report.delivered, batches = report.batches, rejected = report.rejected.len(), "siem flush finished");
+        tracing::info!(
+            sink,
+            delivered = report.delivered,
+            batches = report.batches,
+            rejected = report.rejected.len(),
+            "siem flush finished"
+        );
         Ok(report)
     }
 

@@ -84,7 +84,11 @@ pub(crate) fn status_message(status: StatusCode, body: &[u8]) -> String {
 }
 
 /// Maps a failure to send a request or read its response to a port error.
-pub(crate) fn request_error(service: &'static str, operation: &str, error: reqwest::Error) -> PortError {
+pub(crate) fn request_error(
+    service: &'static str,
+    operation: &str,
+    error: reqwest::Error,
+) -> PortError {
     let kind = if error.is_builder() {
         ErrorKind::Permanent
     } else {
@@ -137,21 +141,51 @@ mod tests {
     fn status_errors_carry_kind_code_and_retry_after() {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        let throttled = status_error("Sentinel", "send", StatusCode::TOO_MANY_REQUESTS, &headers, b"");
+        let throttled = status_error(
+            "Sentinel",
+            "send",
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            b"",
+        );
         assert_eq!(throttled.kind(), ErrorKind::Throttled);
         assert_eq!(throttled.retry_after(), Some(Duration::from_secs(7)));
 
         let body = br#"{"error":{"code":"InvalidStream","message":"details"}}"#;
-        let invalid = status_error("Sentinel", "send", StatusCode::BAD_REQUEST, &HeaderMap::new(), body);
+        let invalid = status_error(
+            "Sentinel",
+            "send",
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            body,
+        );
         assert_eq!(invalid.kind(), ErrorKind::InvalidInput);
-        assert_eq!(invalid.to_string(), "Sentinel send failed: HTTP 400 (InvalidStream)");
+        assert_eq!(
+            invalid.to_string(),
+            "Sentinel send failed: HTTP 400 (InvalidStream)"
+        );
 
         let oauth = br#"{"error":"invalid_client","error_description":"AADSTS7000215"}"#;
-        let denied = status_error("Entra ID", "token", StatusCode::UNAUTHORIZED, &HeaderMap::new(), oauth);
+        let denied = status_error(
+            "Entra ID",
+            "token",
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            oauth,
+        );
         assert_eq!(denied.kind(), ErrorKind::Unauthorized);
-        assert!(denied.to_string().ends_with("HTTP 401 (invalid_client)"), "{denied}");
+        assert!(
+            denied.to_string().ends_with("HTTP 401 (invalid_client)"),
+            "{denied}"
+        );
 
-        let unavailable = status_error("Sentinel", "send", StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>");
+        let unavailable = status_error(
+            "Sentinel",
+            "send",
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html>",
+        );
         assert_eq!(unavailable.kind(), ErrorKind::Transient);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Each request is `POST {endpoint}/dataCollectionRules/{immutable id}/streams/{stream}
 //! ?api-version=2023-01-01` with a bearer token for `https://monitor.azure.com/.default` and a
-//! JSON array of records; the service answers 204. Records follow the ASIM Audit Event schema
+//! JSON array of records. The service responds with 204. Records follow the ASIM Audit Event schema
 //! (version 0.1), so the data collection rule can map them to `ASimAuditEventLogs` or a custom
 //! table. The API takes at most 1 MB per request and answers 413 to larger ones; it does not
 //! drop duplicates, so every record carries the event id as `EventUid`.
@@ -271,11 +271,14 @@ impl SentinelTransport {
         })
     }
 
-    /// Sends the body once: returns the outcome, or a port error that tells whether to retry.
+    /// Sends the body once. Returns the outcome, or a port error whose kind decides whether to
+    /// retry.
     async fn attempt(&self, body: Vec<u8>, attempt: u32) -> Result<BatchOutcome, PortError> {
         let token = self.tokens.token().await?;
         let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            .map_err(|_| PortError::permanent(SINK, "send batch", "token is not a valid header value"))?;
+            .map_err(|_| {
+                PortError::permanent(SINK, "send batch", "token is not a valid header value")
+            })?;
         authorization.set_sensitive(true);
 
         let mut request = self
@@ -303,7 +306,11 @@ impl SentinelTransport {
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
         let error = http::status_error(SINK, "send batch", status, &headers, &body);
-        tracing::debug!(attempt, status = status.as_u16(), "sentinel rejected a batch");
+        tracing::debug!(
+            attempt,
+            status = status.as_u16(),
+            "sentinel rejected a batch"
+        );
         Err(error)
     }
 }
@@ -332,13 +339,32 @@ impl SiemTransport for SentinelTransport {
         body.push(b'[');
         body.extend_from_slice(&json);
         body.push(b']');
-        let body = if self.gzip { gzip(&body) } else { body };
+        let body = if self.gzip {
+            gzip(&body).map_err(|error| SiemError::Delivery {
+                sink: SINK,
+                source: Box::new(
+                    PortError::permanent(SINK, "send batch", "failed to compress the batch")
+                        .with_source(error),
+                ),
+            })?
+        } else {
+            body
+        };
 
-        tracing::debug!(records = records.len(), bytes = body.len(), "sending a batch to sentinel");
+        tracing::debug!(
+            records = records.len(),
+            bytes = body.len(),
+            "sending a batch to sentinel"
+        );
         self.retry
-            .run(self.clock.as_ref(), |attempt| self.attempt(body.clone(), attempt))
+            .run(self.clock.as_ref(), |attempt| {
+                self.attempt(body.clone(), attempt)
+            })
             .await
-            .map_err(|source| SiemError::Delivery { sink: SINK, source })
+            .map_err(|source| SiemError::Delivery {
+                sink: SINK,
+                source: Box::new(source),
+            })
     }
 }
 
@@ -368,15 +394,15 @@ fn ingestion_url(config: &SentinelConfig) -> Result<Url, SiemError> {
             "streams",
             config.stream_name.trim(),
         ]);
-    url.query_pairs_mut().append_pair("api-version", API_VERSION);
+    url.query_pairs_mut()
+        .append_pair("api-version", API_VERSION);
     Ok(url)
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
 #[cfg(test)]
@@ -430,7 +456,8 @@ mod tests {
             count: 3,
             head_hash: crate::ChainHash::of(b"x"),
         };
-        let record = serde_json::to_value(AsimAuditRecord::new(&event, Some(&head), "Contoso")).unwrap();
+        let record =
+            serde_json::to_value(AsimAuditRecord::new(&event, Some(&head), "Contoso")).unwrap();
 
         assert_eq!(record["TimeGenerated"], "1970-01-01T00:00:00Z");
         assert_eq!(record["EventSchema"], "AuditEvent");

@@ -114,7 +114,7 @@ impl ClientSecretTokenProvider {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(request_error)?;
         if matches!(status.as_u16(), 400 | 401) {
-            // Entra ID answers 400 invalid_client for a wrong secret: no retry will help.
+            // Entra ID returns 400 invalid_client for a wrong secret, so no retry will help.
             let message = http::status_message(status, &body);
             return Err(PortError::new(
                 ops_core::ErrorKind::Unauthorized,
@@ -124,7 +124,13 @@ impl ClientSecretTokenProvider {
             ));
         }
         if !status.is_success() {
-            return Err(http::status_error(SERVICE, "request token", status, &headers, &body));
+            return Err(http::status_error(
+                SERVICE,
+                "request token",
+                status,
+                &headers,
+                &body,
+            ));
         }
 
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|source| {
@@ -134,7 +140,10 @@ impl ClientSecretTokenProvider {
         let lifetime = Duration::from_secs(parsed.expires_in.0);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         let refresh_in = chrono::Duration::from_std(lifetime - margin).unwrap_or_default();
-        tracing::debug!(expires_in_s = parsed.expires_in.0, "obtained an access token");
+        tracing::debug!(
+            expires_in_s = parsed.expires_in.0,
+            "obtained an access token"
+        );
         Ok(CachedToken {
             token: Secret::new(parsed.access_token),
             refresh_at: self.clock.now() + refresh_in,
@@ -146,7 +155,10 @@ impl ClientSecretTokenProvider {
 impl TokenProvider for ClientSecretTokenProvider {
     async fn token(&self) -> Result<Secret, PortError> {
         let mut cached = self.cached.lock().await;
-        if let Some(token) = cached.as_ref().filter(|token| self.clock.now() < token.refresh_at) {
+        if let Some(token) = cached
+            .as_ref()
+            .filter(|token| self.clock.now() < token.refresh_at)
+        {
             return Ok(token.token.clone());
         }
         let fresh = self.request_token().await?;

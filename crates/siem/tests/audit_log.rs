@@ -121,7 +121,7 @@ fn inserted_copy_is_found() {
 
 #[test]
 fn inserted_forged_entry_is_found() {
-    // A forger who knows the format appends a well-formed entry to a copy of the log, then splices
+    // A forger who has the format appends a well-formed entry to a copy of the log, then splices
     // it into the original: the entry itself is consistent, the one after it is not.
     let (_dir, log, segment) = log_with(20);
     let forged_dir = tempfile::tempdir().unwrap();
@@ -175,9 +175,15 @@ fn truncation_is_found_only_against_checkpoint() {
     write_lines(&segment, &lines);
 
     let without = verify(log.dir(), None).unwrap();
-    assert!(without.is_intact(), "truncation is invisible without a checkpoint");
+    assert!(
+        without.is_intact(),
+        "truncation is invisible without a checkpoint"
+    );
 
-    let finding = verify(log.dir(), Some(&checkpoint)).unwrap().finding.unwrap();
+    let finding = verify(log.dir(), Some(&checkpoint))
+        .unwrap()
+        .finding
+        .unwrap();
     let expected = FindingKind::Truncated {
         checkpoint_count: 50,
         entries: 45,
@@ -192,7 +198,10 @@ fn replaced_log_fails_checkpoint() {
     let checkpoint = log.head().unwrap();
     let (_other_dir, other, _other_segment) = log_with(12);
 
-    let finding = verify(other.dir(), Some(&checkpoint)).unwrap().finding.unwrap();
+    let finding = verify(other.dir(), Some(&checkpoint))
+        .unwrap()
+        .finding
+        .unwrap();
     assert!(
         matches!(finding.kind, FindingKind::CheckpointMismatch { .. }),
         "{finding}"
@@ -210,9 +219,15 @@ fn checkpoint_covers_entries_before_its_event() {
     assert_eq!(checkpoint, before);
 
     let newest = tail(log.dir(), 1, None).unwrap();
-    assert_eq!(newest[0].event.event_type, AuditEventType::AuditCheckpointed);
+    assert_eq!(
+        newest[0].event.event_type,
+        AuditEventType::AuditCheckpointed
+    );
     assert_eq!(newest[0].seq, 5);
-    assert_eq!(newest[0].event.details["checkpoint"], checkpoint.to_string());
+    assert_eq!(
+        newest[0].event.details["checkpoint"],
+        checkpoint.to_string()
+    );
 
     log.append(&event(6)).unwrap();
     let report = verify(log.dir(), Some(&checkpoint)).unwrap();
@@ -237,7 +252,10 @@ fn torn_last_line_is_a_crash_then_sealed() {
     let report = verify(log.dir(), None).unwrap();
     assert!(report.is_intact(), "{:?}", report.finding);
     assert_eq!(report.repaired_lines, 1);
-    assert_eq!(report.entries, 12, "10 events, the repair entry and the new event");
+    assert_eq!(
+        report.entries, 12,
+        "10 events, the repair entry and the new event"
+    );
 
     let entries = tail(log.dir(), 2, None).unwrap();
     let repair = &entries[0].event;
@@ -288,7 +306,10 @@ fn edited_last_entry_stops_writers() {
     write_lines(&segment, &lines);
 
     let error = log.append(&event(5)).unwrap_err();
-    assert!(matches!(error, SiemError::DamagedTail { line: 5, .. }), "{error}");
+    assert!(
+        matches!(error, SiemError::DamagedTail { line: 5, .. }),
+        "{error}"
+    );
     let finding = verify(log.dir(), None).unwrap().finding.unwrap();
     assert_eq!(finding.kind, FindingKind::EntryEdited);
     assert_eq!(read_lines(&segment).len(), 5, "nothing was appended");
@@ -413,7 +434,10 @@ const CHILD_DIR_VAR: &str = "SIEM_TEST_CHILD_WRITER_DIR";
 #[test]
 fn two_processes_do_not_fork() {
     if let Ok(dir) = std::env::var(CHILD_DIR_VAR) {
-        let writer: usize = std::env::var("SIEM_TEST_CHILD_WRITER").unwrap().parse().unwrap();
+        let writer: usize = std::env::var("SIEM_TEST_CHILD_WRITER")
+            .unwrap()
+            .parse()
+            .unwrap();
         let log = AuditLog::open(dir).unwrap();
         for index in 0..150 {
             log.append(&event(writer * 1000 + index)).unwrap();
@@ -451,7 +475,10 @@ fn open_fails_where_a_file_blocks_the_path() {
     fs::write(&blocker, b"a file, not a directory").unwrap();
 
     let error = AuditLog::open(blocker.join("audit")).unwrap_err();
-    assert!(matches!(error, SiemError::CreateDirectory { .. }), "{error}");
+    assert!(
+        matches!(error, SiemError::CreateDirectory { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("state/audit"), "{error}");
 }
 

@@ -37,7 +37,7 @@ use super::{
     Collector, InventoryError, Progress, ReadSummary, decode_utf8, line_at, read_file, rpm_version,
 };
 
-/// What the reader expects, for JSON error messages.
+/// The expected document, for JSON error messages.
 const EXPECTED: &str = "Ansible package_facts results";
 
 /// Reads Ansible `package_facts` results into `inventory`.

@@ -31,7 +31,7 @@ pub enum InventoryError {
         line: u64,
         /// The 1-based column where the JSON parser stopped, or 0 when unknown.
         column: u64,
-        /// What the reader expected, as in "an osquery result object".
+        /// The expected content, as in "an osquery result object".
         expected: &'static str,
         /// The JSON parser's error.
         #[source]
@@ -45,7 +45,7 @@ pub enum InventoryError {
         path: PathBuf,
         /// The 1-based line.
         line: u64,
-        /// What the reader expected.
+        /// The expected content.
         expected: String,
         /// The CSV parser's error.
         #[source]
@@ -71,7 +71,7 @@ pub enum InventoryError {
         path: PathBuf,
         /// The 1-based line.
         line: u64,
-        /// What was expected and what was found.
+        /// The expected content and what the reader found instead.
         message: String,
     },
 
@@ -82,7 +82,8 @@ pub enum InventoryError {
         path: PathBuf,
         /// The 1-based index of the record (a computer, a host, a row) in the document.
         record: u64,
-        /// What was expected and what was found, with the record's location in the document.
+        /// The expected content and what the reader found, with the record's location in the
+        /// document.
         message: String,
     },
 }

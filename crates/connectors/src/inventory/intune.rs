@@ -3,8 +3,9 @@
 //! The export of Apps > Monitor > Discovered apps in the Intune admin center is the
 //! `AppInvAggregate` report of the Graph `deviceManagement/reports/exportJobs` API, with the
 //! columns `ApplicationKey`, `ApplicationId`, `ApplicationName`, `ApplicationPublisher`,
-//! `ApplicationShortVersion`, `ApplicationVersion`, `DeviceCount` and `Platform` (the admin
-//! center may write them as `Application Name`, ... ; see [`super::table::normalize_header`]).
+//! `ApplicationShortVersion`, `ApplicationVersion`, `DeviceCount` and `Platform`. The admin
+//! center may write them as `Application Name` and so on: header names match ignoring case,
+//! spaces and underscores.
 //! One row is one application at one version on one platform, with the number of devices.
 //!
 //! Decisions:
@@ -58,12 +59,12 @@ struct Columns {
     version: Option<usize>,
     short_version: Option<usize>,
     platform: usize,
-    /// Where each row's devices come from.
+    /// The source of each row's devices.
     devices: Devices,
 }
 
 enum Devices {
-    /// An aggregate export: the column holds a device count.
+    /// An aggregate export: the column contains a device count.
     Count(usize),
     /// A per-device export: the column names the device.
     Identifier(usize),
@@ -126,6 +127,8 @@ fn read_row(
         return Ok(());
     };
     let name = row.get(Some(columns.name))?;
+    // NOTE: Microsoft does not document which of the two version columns macOS rows fill, so
+    // the short version is only a fallback; checked against no real macOS export.
     let mut version = row.get(columns.version)?;
     if version.is_empty() {
         version = row.get(columns.short_version)?;

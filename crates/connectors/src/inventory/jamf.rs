@@ -1,9 +1,9 @@
 //! Jamf Pro computers inventory with the applications section, as JSON.
 //!
 //! This is the response of the Jamf Pro API `GET /api/v1/computers-inventory?section=GENERAL&
-//! section=APPLICATIONS` (also `v2` and `v3`): `{"totalCount": N, "results": [computer, ...]}`,
-//! where each computer has `id`, `udid`, `general.name` and an `applications` list of objects
-//! with `name` (`"Safari.app"`), `path`, `version`, `bundleId`, `macAppStore`, and more fields
+//! section=APPLICATIONS` (also `v2` and `v3`): `{"totalCount": N, "results": [computer, ...]}`.
+//! Each computer has `id`, `udid`, `general.name` and an `applications` list. Each application
+//! has `name` (`"Safari.app"`), `path`, `version`, `bundleId`, `macAppStore`, and more fields
 //! the reader ignores. A bare list of computers, as written by tools that merge the pages of
 //! the response, is accepted too.
 //!
@@ -27,7 +27,7 @@ use super::{
     Collector, InventoryError, Progress, ReadSummary, read_file, strip_app_suffix, strip_bom,
 };
 
-/// What the reader expects, for JSON error messages.
+/// The expected document, for JSON error messages.
 const EXPECTED: &str = "a Jamf Pro computers-inventory response";
 
 #[derive(Deserialize)]

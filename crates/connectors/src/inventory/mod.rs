@@ -113,7 +113,7 @@ impl FromStr for InventoryFormat {
 /// One export file to read, with its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventorySource {
-    /// How the file is written.
+    /// The file's format.
     pub format: InventoryFormat,
     /// The file.
     pub path: PathBuf,
@@ -170,7 +170,7 @@ impl fmt::Display for InventorySource {
     }
 }
 
-/// What reading one source found.
+/// Counts from reading one source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadSummary {
     /// Rows added to the inventory: one per application reported by a device, or one per
@@ -195,7 +195,7 @@ impl ReadSummary {
 /// Rows left out of the inventory for one reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedRows {
-    /// Why the rows were left out, as in "platform Android is not a supported platform".
+    /// The reason the rows were left out, as in `platform "Android" is not Windows or macOS`.
     pub reason: String,
     /// How many rows.
     pub rows: u64,

@@ -1,6 +1,6 @@
 //! osquery results: `osqueryi --json` output, or an `osqueryd` results log.
 //!
-//! Two shapes are accepted, told apart by the first byte that is not whitespace:
+//! Two shapes are accepted. The first byte that is not whitespace decides which:
 //!
 //! - `[`: the output of `osqueryi --json "SELECT ..."`, a JSON array of row objects from one
 //!   host. The file is one device, named by its path.
@@ -70,10 +70,10 @@ use super::{
     Collector, InventoryError, Progress, ReadSummary, rpm_version, strip_app_suffix, strip_bom,
 };
 
-/// What the reader expects in the JSON-array shape, for error messages.
+/// The expected content of the JSON-array shape, for error messages.
 const EXPECTED_ARRAY: &str = "an array of osquery rows, as osqueryi --json prints";
 
-/// What the reader expects on each line of a results log, for error messages.
+/// The expected content of each line of a results log, for error messages.
 const EXPECTED_LINE: &str = "an osquery result object";
 
 /// Reads osquery results into `inventory`.
@@ -188,12 +188,15 @@ impl Row<'_> {
         {
             return Some(Table::Apps);
         }
+
         if self.base_uri {
             return None;
         }
+
         if self.release.is_some() || self.sha1 {
             return Some(Table::RpmPackages);
         }
+
         if self.maintainer
             || self.revision
             || self.admindir
@@ -203,6 +206,7 @@ impl Row<'_> {
         {
             return Some(Table::DebPackages);
         }
+
         if self.identifying_number
             || self.uninstall_string
             || self.install_source
@@ -211,6 +215,8 @@ impl Row<'_> {
         {
             return Some(Table::Programs);
         }
+
+        // Rows with only `name` and `version` fall back to the query name.
         let query = query?;
         [
             Table::RpmPackages,
@@ -265,7 +271,7 @@ pub(crate) struct Software<'a> {
     pub(crate) release: Cow<'a, str>,
 }
 
-/// Why a row is not counted.
+/// The reason a row is not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum SkipReason {
     OtherTable,

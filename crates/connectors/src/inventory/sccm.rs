@@ -4,8 +4,8 @@
 //! views (columns `ResourceID`, `DisplayName0`, `Version0`, `Publisher0`, `ProdID0`,
 //! `InstallDate0`), from `v_GS_INSTALLED_SOFTWARE` (`ProductName0`, `ProductVersion0`), often
 //! joined with `v_R_System` for the machine name (`Netbios_Name0` or `Name0`), or from a
-//! report that counts devices per program. Header names match case-insensitively after
-//! [`super::table::normalize_header`], which drops the `0` suffix.
+//! report that counts devices per program. Header names match ignoring case, spaces,
+//! underscores, a table alias prefix (`arp.`) and the `0` suffix.
 //!
 //! Decisions:
 //!

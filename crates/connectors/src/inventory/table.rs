@@ -20,9 +20,9 @@ pub(crate) struct Column {
 
 /// Returns a header name reduced to the form aliases are written in.
 ///
-/// The name is lowercased, a prefix up to the last `.` (a SQL table alias such as `arp.`) is
-/// dropped, spaces, `_` and `-` are removed, and a trailing `0` after a letter is dropped,
-/// because Configuration Manager names inventory columns `DisplayName0`, `Version0`.
+/// The name is lowercased and loses any prefix up to the last `.`, such as the SQL table
+/// alias `arp.`. Spaces, `_` and `-` are removed. A trailing `0` after a letter is dropped,
+/// because Configuration Manager names inventory columns `DisplayName0` and `Version0`.
 /// So `Application Name`, `ApplicationName` and `application_name` all become
 /// `applicationname`, and `ARP.DisplayName0` becomes `displayname`.
 pub(crate) fn normalize_header(name: &str) -> String {

@@ -23,7 +23,7 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<Completion,
                 correlation_id,
             } => tail(context, count, correlation_id.as_ref()),
             AuditCommand::Checkpoint { write } => {
-                checkpoint(context, write.as_deref(), correlation_id.clone())
+                checkpoint(context, write.as_deref(), correlation_id.clone()).await
             }
         }
     }
@@ -132,16 +132,30 @@ fn tail(
     Ok(Completion::Done)
 }
 
-fn checkpoint(
+async fn checkpoint(
     context: &Context,
     write: Option<&std::path::Path>,
     correlation_id: CorrelationId,
 ) -> Result<Completion, CommandError> {
-    let audit_log = evidence::open(context).map_err(failed)?;
-    let checkpoint = audit_log
-        .checkpoint(&context.actor, correlation_id)
+    let trail = evidence::open(context).map_err(failed)?;
+    let checkpoint = trail
+        .log()
+        .checkpoint(&context.actor, correlation_id.clone())
         .context("cannot checkpoint the audit log")
         .map_err(failed)?;
+    // The log wrote the AuditCheckpointed entry itself; spool that same event for the SIEM.
+    if let Some(forwarder) = trail.forwarder() {
+        let entries = siem::tail(trail.log().dir(), 1, Some(&correlation_id))
+            .context("cannot read back the checkpoint entry")
+            .map_err(failed)?;
+        for entry in entries {
+            forwarder
+                .spool()
+                .push(&entry.event)
+                .context("cannot spool the checkpoint entry for the SIEM")
+                .map_err(failed)?;
+        }
+    }
     if let Some(path) = write {
         checkpoint
             .save(path)
@@ -153,5 +167,7 @@ fn checkpoint(
         OutputFormat::Json => output::print_json(&checkpoint).map_err(failed)?,
         OutputFormat::Table => println!("{checkpoint}"),
     }
+    // The checkpoint travels with every SIEM batch, which publishes it off this machine.
+    evidence::deliver(&trail).await;
     Ok(Completion::Done)
 }

@@ -43,7 +43,7 @@ async fn detect(
     correlation_id: &CorrelationId,
 ) -> Result<Completion, CommandError> {
     let intents = load_intents(context, &arguments).await?;
-    let audit_log = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context).map_err(failed)?;
     let inventory = read_inventories(&arguments.inventories)?;
 
     let report = drift::detect(arguments.ring, &intents, &inventory);
@@ -73,7 +73,7 @@ async fn detect(
     .with_detail("unparsable", report.unparsable.len())
     .with_detail("devices", report.devices)
     .with_detail("inventory_rows", report.inventory_rows);
-    evidence::record(context, &audit_log, &event)
+    evidence::record(&trail, &event)
         .context("the drift result was not reported")
         .map_err(failed)?;
 
@@ -93,6 +93,7 @@ async fn detect(
         );
     }
     print(context, &report, correlation_id, arguments.limit).map_err(failed)?;
+    evidence::deliver(&trail).await;
 
     Ok(if report.has_drift() {
         Completion::Attention

@@ -49,7 +49,7 @@ async fn import(
 ) -> Result<Completion, CommandError> {
     let intents = ops_store::intents_file::read(file).map_err(bad_input)?;
     let store = context.open_store()?;
-    let audit_log = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context).map_err(failed)?;
 
     let mode = if dry_run {
         ImportMode::DryRun
@@ -69,7 +69,7 @@ async fn import(
             .with_detail("file", file.display().to_string())
             .with_detail("records", intents.len())
             .with_detail("summary", summary);
-            evidence::record(context, &audit_log, &event).context("the import was not applied")
+            evidence::record(&trail, &event).context("the import was not applied")
         })
         .map_err(failed)?;
 
@@ -107,6 +107,7 @@ async fn import(
             );
         }
     }
+    evidence::deliver(&trail).await;
     Ok(Completion::Done)
 }
 

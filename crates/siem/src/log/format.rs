@@ -1,10 +1,9 @@
 //! The byte layout of one log line, and the hash that chains it to the line before.
 //!
-//! A line is `{"seq":N,"prev":"P","event":E,"hash":"H"}` followed by `\n`, where `N` is the
-//! entry's 0-based position as a decimal integer, `P` the hash of the previous entry (or of the
-//! genesis file for entry 0), `E` the compact `serde_json` encoding of the
-//! [`AuditEvent`], and `H` the lowercase hex SHA-256 of the canonical encoding
-//! `{"seq":N,"prev":"P","event":E}`. The canonical encoding is the line with its
+//! A line is `{"seq":N,"prev":"P","event":E,"hash":"H"}` followed by `\n`. `N` is the entry's
+//! 0-based position as a decimal integer. `P` is the hash of the previous entry, or of the genesis
+//! file for entry 0. `E` is the compact `serde_json` encoding of the [`AuditEvent`]. `H` is the
+//! lowercase hex SHA-256 of the canonical encoding `{"seq":N,"prev":"P","event":E}`. The canonical encoding is the line with its
 //! `,"hash":"H"` member removed, so verification hashes slices of the stored line and never
 //! serializes anything again.
 
@@ -212,7 +211,13 @@ impl<'a> RawEntry<'a> {
 
     /// Returns true when the stored hash is the hash of the entry's canonical encoding.
     pub fn hash_matches(&self) -> bool {
-        self.computed_hash().to_hex_bytes() == self.hash_hex
+        self.verified_hash_hex().is_some()
+    }
+
+    /// Returns the stored hash as hex when it is the hash of the entry's canonical encoding.
+    pub fn verified_hash_hex(&self) -> Option<[u8; HEX_LEN]> {
+        let computed = self.computed_hash().to_hex_bytes();
+        (computed == self.hash_hex).then_some(computed)
     }
 
     /// Returns the event type name without decoding the event, or `None` when the event does not

@@ -48,9 +48,9 @@ impl VerifyReport {
 /// A problem and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// What is wrong.
+    /// The kind of problem.
     pub kind: FindingKind,
-    /// Where verification found it.
+    /// The line where verification found it.
     pub position: Position,
 }
 
@@ -73,7 +73,7 @@ pub struct Position {
 pub enum FindingKind {
     /// The genesis file is missing or unreadable, so entry 0 cannot be checked.
     GenesisMissing {
-        /// Why the genesis could not be used.
+        /// The reason the genesis could not be used.
         reason: String,
     },
     /// A segment file is missing from the numbered sequence.
@@ -234,8 +234,8 @@ pub fn verify(dir: &Path, checkpoint: Option<&Checkpoint>) -> Result<VerifyRepor
         return Ok(walker.report(segments.len(), Some(genesis_position(kind))));
     }
 
-    let mut expected_number = 1;
     for (index, segment) in segments.iter().enumerate() {
+        let expected_number = index as u64 + 1;
         if segment.number != expected_number {
             let finding = Finding {
                 kind: FindingKind::SegmentMissing {
@@ -250,7 +250,6 @@ pub fn verify(dir: &Path, checkpoint: Option<&Checkpoint>) -> Result<VerifyRepor
             };
             return Ok(walker.report(segments.len(), Some(finding)));
         }
-        expected_number += 1;
 
         let is_last = index + 1 == segments.len();
         if let Some(finding) = walker.walk_segment(segment, is_last)? {
@@ -305,7 +304,7 @@ struct BadRun {
 /// An entry whose sequence number jumped ahead: deleted entries, unless the next line carries
 /// the expected number, which makes it a swap.
 struct Gap {
-    position: Position,
+    place: Place,
     expected_seq: u64,
     found_seq: u64,
 }
@@ -315,15 +314,17 @@ struct Walker {
     checkpoint: Option<Checkpoint>,
     genesis: ChainHash,
     expected_seq: u64,
-    prev_hash: ChainHash,
+    /// The hash of the last accepted entry as lowercase hex, the form lines store it in, so that
+    /// the per-line checks compare bytes and never convert.
+    prev_hex: [u8; 64],
     bytes: u64,
     repaired_lines: u64,
     bad_run: Option<BadRun>,
     gap: Option<Gap>,
-    /// Where the last segment ends with an unterminated line.
+    /// The position of an unterminated line at the end of the last segment.
     unterminated: Option<Position>,
     /// The newest entry accepted.
-    head_position: Option<Position>,
+    head_place: Option<Place>,
 }
 
 /// One line as read from a segment.
@@ -340,14 +341,19 @@ impl Walker {
             checkpoint,
             genesis,
             expected_seq: 0,
-            prev_hash: genesis,
+            prev_hex: genesis.to_hex_bytes(),
             bytes: 0,
             repaired_lines: 0,
             bad_run: None,
             gap: None,
             unterminated: None,
-            head_position: None,
+            head_place: None,
         }
+    }
+
+    fn prev_hash(&self) -> ChainHash {
+        // `prev_hex` holds only hex that this walker computed, so it always converts.
+        ChainHash::from_hex_bytes(&self.prev_hex).unwrap_or(self.genesis)
     }
 
     fn check_checkpoint_at_genesis(&self) -> Option<FindingKind> {
@@ -367,7 +373,7 @@ impl Walker {
             bytes: self.bytes,
             head: Checkpoint {
                 count: self.expected_seq,
-                head_hash: self.prev_hash,
+                head_hash: self.prev_hash(),
             },
             repaired_lines: self.repaired_lines,
             finding,
@@ -422,19 +428,19 @@ impl Walker {
             self.extend_bad_run(segment, line, finding, true);
             return None;
         };
-        let here = position(segment, line, Some(raw.seq));
+        let here = Place::of(segment, line, Some(raw.seq));
 
         if let Some(gap) = self.gap.take() {
             return Some(gap_finding(gap, raw.seq == self.expected_seq));
         }
-        if !raw.hash_matches() {
+        let Some(hash_hex) = raw.verified_hash_hex() else {
             let finding = Finding {
                 kind: FindingKind::EntryEdited,
-                position: here,
+                position: here.position(),
             };
             self.extend_bad_run(segment, line, finding, false);
             return None;
-        }
+        };
         if let Some(run) = self.bad_run.take() {
             if !self.seals(&raw, &run, segment) {
                 return Some(run.first);
@@ -444,7 +450,7 @@ impl Walker {
 
         if raw.seq > self.expected_seq {
             self.gap = Some(Gap {
-                position: here,
+                place: here,
                 expected_seq: self.expected_seq,
                 found_seq: raw.seq,
             });
@@ -457,33 +463,33 @@ impl Walker {
             };
             return Some(Finding {
                 kind,
-                position: here,
+                position: here.position(),
             });
         }
-        if raw.prev_hex != self.prev_hash.to_hex_bytes() {
+        if raw.prev_hex != self.prev_hex {
             let kind = FindingKind::ChainBroken { seq: raw.seq };
             return Some(Finding {
                 kind,
-                position: here,
+                position: here.position(),
             });
         }
 
         self.expected_seq += 1;
-        self.prev_hash = raw.stored_hash();
-        self.head_position = Some(here.clone());
+        self.prev_hex = hash_hex;
+        self.head_place = Some(here);
         self.check_checkpoint(here)
     }
 
     /// Compares the entry just accepted with the checkpoint, when it is the checkpoint's head.
-    fn check_checkpoint(&self, here: Position) -> Option<Finding> {
+    fn check_checkpoint(&self, here: Place) -> Option<Finding> {
         let checkpoint = self.checkpoint?;
         let is_head = checkpoint.count == self.expected_seq;
-        (is_head && checkpoint.head_hash != self.prev_hash).then_some(Finding {
+        (is_head && checkpoint.head_hash.to_hex_bytes() != self.prev_hex).then_some(Finding {
             kind: FindingKind::CheckpointMismatch {
                 checkpoint,
-                found_hash: self.prev_hash,
+                found_hash: self.prev_hash(),
             },
-            position: here,
+            position: here.position(),
         })
     }
 
@@ -536,26 +542,24 @@ impl Walker {
             return Some(gap_finding(gap, false));
         }
         let run = self.bad_run.take();
-        if let Some(run) = &run {
-            if !run.all_malformed {
-                return Some(run.first.clone());
-            }
+        if let Some(run) = run.as_ref().filter(|run| !run.all_malformed) {
+            return Some(run.first.clone());
         }
-        if let Some(checkpoint) = self.checkpoint {
-            if self.expected_seq < checkpoint.count {
-                // The finding points at the newest entry that is left.
-                let position = self
-                    .head_position
-                    .clone()
-                    .unwrap_or_else(|| genesis_position(FindingKind::IncompleteLastEntry).position);
-                return Some(Finding {
-                    kind: FindingKind::Truncated {
-                        checkpoint_count: checkpoint.count,
-                        entries: self.expected_seq,
-                    },
-                    position,
-                });
-            }
+        if let Some(checkpoint) = self.checkpoint
+            && self.expected_seq < checkpoint.count
+        {
+            // The finding points at the newest entry that is left.
+            let position = self
+                .head_place
+                .map(Place::position)
+                .unwrap_or_else(|| genesis_position(FindingKind::IncompleteLastEntry).position);
+            return Some(Finding {
+                kind: FindingKind::Truncated {
+                    checkpoint_count: checkpoint.count,
+                    entries: self.expected_seq,
+                },
+                position,
+            });
         }
         let crash_position = run
             .map(|run| run.first.position)
@@ -581,7 +585,36 @@ fn gap_finding(gap: Gap, next_has_expected: bool) -> Finding {
     };
     Finding {
         kind,
-        position: gap.position,
+        position: gap.place.position(),
+    }
+}
+
+/// A position without the segment's file name, cheap to copy for every line.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    segment_number: u64,
+    line: u64,
+    byte_offset: u64,
+    seq: Option<u64>,
+}
+
+impl Place {
+    fn of(segment: &Segment, line: &Line<'_>, seq: Option<u64>) -> Place {
+        Place {
+            segment_number: segment.number,
+            line: line.number,
+            byte_offset: line.offset,
+            seq,
+        }
+    }
+
+    fn position(self) -> Position {
+        Position {
+            segment: segment::segment_name(self.segment_number),
+            line: self.line,
+            byte_offset: self.byte_offset,
+            seq: self.seq,
+        }
     }
 }
 

@@ -52,7 +52,7 @@ struct Inner {
     options: AuditLogOptions,
 }
 
-/// Who caused a repair entry: the actor and operation of the append that found the torn line.
+/// The actor and operation of the append that found a torn line, recorded in the repair entry.
 struct RepairCause<'a> {
     actor: &'a str,
     correlation_id: Option<&'a CorrelationId>,
@@ -98,7 +98,7 @@ impl AuditLog {
     /// head after the last one.
     ///
     /// When the write fails part-way, the entries before the failure may be durable and the
-    /// failing one may be left torn; the next writer seals it.
+    /// failing one may be left torn. The next writer seals it.
     pub fn append_batch(&self, events: &[AuditEvent]) -> Result<Checkpoint, SiemError> {
         let Some(first) = events.first() else {
             return self.head();
@@ -272,7 +272,7 @@ struct TailRegion {
     bytes: Vec<u8>,
 }
 
-/// What the end of a segment holds.
+/// The newest complete entry of a segment and the bytes after it.
 struct TailScan {
     last: Option<LastEntry>,
     region: Option<TailRegion>,
@@ -472,10 +472,8 @@ fn open_segment(segment: &Segment) -> Result<File, SiemError> {
             path: segment.path.clone(),
             source,
         })?;
-    if !existed {
-        if let Some(dir) = segment.path.parent() {
-            segment::sync_directory(dir)?;
-        }
+    if let (false, Some(dir)) = (existed, segment.path.parent()) {
+        segment::sync_directory(dir)?;
     }
     Ok(file)
 }
@@ -492,9 +490,9 @@ fn file_len(file: &File, path: &Path) -> Result<u64, SiemError> {
 /// Finds the newest complete entry of the newest segment that has one, looking at earlier
 /// segments only while later ones hold none.
 ///
-/// Bytes after the newest entry are allowed only in the log's last segment, and only when
-/// `last_is_newest` says that the last of `segments` is it: writers seal torn lines before they
-/// start a new segment, so anywhere else such bytes are damage.
+/// Bytes after the newest entry are allowed only in the log's last segment, which is the last of
+/// `segments` when `last_is_newest` is set. Writers seal torn lines before they start a new
+/// segment, so anywhere else such bytes are damage.
 fn last_valid_entry(
     segments: &[Segment],
     last_is_newest: bool,
@@ -521,7 +519,7 @@ fn last_valid_entry(
     Ok(None)
 }
 
-/// The first window read from the end of a segment; it doubles until it holds a complete entry.
+/// The first window read from the end of a segment. It doubles until it contains a complete entry.
 const TAIL_WINDOW: u64 = 64 * 1024;
 
 /// Reads backwards from the end of a segment to its newest complete entry: a terminated line
@@ -549,7 +547,7 @@ fn scan_tail(file: &mut File, len: u64, path: &Path) -> Result<TailScan, SiemErr
             });
         }
         if start == 0 {
-            let region = (!bytes.is_empty()).then(|| TailRegion { start: 0, bytes });
+            let region = (!bytes.is_empty()).then_some(TailRegion { start: 0, bytes });
             return Ok(TailScan { last: None, region });
         }
         window = (window * 2).min(len);

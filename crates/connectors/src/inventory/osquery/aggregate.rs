@@ -1,11 +1,11 @@
 //! Parallel aggregation of an osquery results log.
 //!
 //! The file is split into one byte range per core. Each worker reads its range through a
-//! reused buffer (reading a large file into one fresh allocation costs more in page faults
-//! than parsing it), parses whole lines with serde into rows borrowed from the buffer, counts
-//! them in a map keyed by the borrowed text, and folds that map into its own [`Inventory`]
-//! before the buffer is refilled. A line belongs to the worker whose range holds its first
-//! byte.
+//! reused buffer, because reading a large file into one fresh allocation costs more in page
+//! faults than parsing it. The worker parses whole lines with serde into rows borrowed from
+//! the buffer and counts them in a map keyed by the borrowed text. It folds that map into its
+//! own [`Inventory`] before the buffer is refilled. A line belongs to the worker whose range
+//! contains its first byte.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -26,6 +26,9 @@ const MIN_RANGE_BYTES: u64 = 1 << 20;
 
 /// Size of each worker's read buffer. It grows for lines longer than this.
 const BUFFER_BYTES: usize = 8 << 20;
+
+/// Devices per application in one buffer, keyed by text borrowed from the buffer.
+type AppCounts<'a> = HashMap<Software<'a>, u64>;
 
 /// One line of a results log. Unknown fields are skipped.
 #[derive(Default, Deserialize)]
@@ -57,7 +60,7 @@ struct DiffResults<'a> {
     removed: Option<Vec<Row<'a>>>,
 }
 
-/// Why a worker stopped, with the file offset of the line where it stopped.
+/// The failure that stopped a worker, with the file offset of the line where it stopped.
 enum WorkerError {
     Read(io::Error),
     Json(u64, serde_json::Error),
@@ -66,7 +69,7 @@ enum WorkerError {
     Action(u64, String),
 }
 
-/// What one worker found in its range.
+/// Counts of one worker's range.
 #[derive(Default)]
 struct Counts {
     inventory: Inventory,
@@ -82,7 +85,9 @@ pub(super) fn starts_with_array(path: &Path) -> Result<bool, InventoryError> {
     let mut file = File::open(path).map_err(|source| InventoryError::read(path, source))?;
     let mut head = [0u8; 4096];
     loop {
-        let read = file.read(&mut head).map_err(|source| InventoryError::read(path, source))?;
+        let read = file
+            .read(&mut head)
+            .map_err(|source| InventoryError::read(path, source))?;
         let bytes = head[..read].strip_prefix(UTF8_BOM).unwrap_or(&head[..read]);
         match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
             Some(byte) => return Ok(*byte == b'['),
@@ -105,7 +110,12 @@ pub(super) fn read_log(
         .map_or(1, NonZeroUsize::get)
         .min((length / MIN_RANGE_BYTES + 1) as usize);
     let ranges: Vec<(u64, u64)> = (0..workers as u64)
-        .map(|index| (length * index / workers as u64, length * (index + 1) / workers as u64))
+        .map(|index| {
+            (
+                length * index / workers as u64,
+                length * (index + 1) / workers as u64,
+            )
+        })
         .collect();
 
     let results: Vec<Result<Counts, WorkerError>> = if workers == 1 {
@@ -118,7 +128,11 @@ pub(super) fn read_log(
                 .collect();
             handles
                 .into_iter()
-                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         })
     };
@@ -131,13 +145,13 @@ pub(super) fn read_log(
 }
 
 fn worker_error(path: &Path, error: WorkerError) -> InventoryError {
-    let line = |offset| match line_at_offset(path, offset) {
-        Ok(line) => line,
-        Err(_) => 0,
-    };
+    // NOTE: a file that changed or vanished since the worker read it reports line 0.
+    let line = |offset| line_at_offset(path, offset).unwrap_or_default();
     match error {
         WorkerError::Read(source) => InventoryError::read(path, source),
-        WorkerError::Json(offset, source) => InventoryError::json(path, line(offset), EXPECTED_LINE, source),
+        WorkerError::Json(offset, source) => {
+            InventoryError::json(path, line(offset), EXPECTED_LINE, source)
+        }
         WorkerError::Utf8(offset, source) => InventoryError::Utf8 {
             path: path.to_owned(),
             line: line(offset),
@@ -157,7 +171,7 @@ fn worker_error(path: &Path, error: WorkerError) -> InventoryError {
     }
 }
 
-/// Returns the 1-based line that holds byte `offset` of the file, by reading up to it.
+/// Returns the 1-based line that contains byte `offset` of the file, by reading up to it.
 fn line_at_offset(path: &Path, offset: u64) -> io::Result<u64> {
     let mut file = File::open(path)?.take(offset);
     let mut buffer = vec![0u8; 1 << 16];
@@ -172,11 +186,17 @@ fn line_at_offset(path: &Path, offset: u64) -> io::Result<u64> {
 }
 
 /// Reads, parses and counts every line that starts in `[start, end)` of the file.
-fn count_range(path: &Path, start: u64, end: u64, progress: &Progress<'_>) -> Result<Counts, WorkerError> {
+fn count_range(
+    path: &Path,
+    start: u64,
+    end: u64,
+    progress: &Progress<'_>,
+) -> Result<Counts, WorkerError> {
     let mut file = File::open(path).map_err(WorkerError::Read)?;
-    // Reading from the byte before `start` tells whether a line starts exactly at `start`.
+    // Reading from the byte before `start` shows whether a line starts exactly at `start`.
     let mut buffer_offset = start.saturating_sub(1);
-    file.seek(SeekFrom::Start(buffer_offset)).map_err(WorkerError::Read)?;
+    file.seek(SeekFrom::Start(buffer_offset))
+        .map_err(WorkerError::Read)?;
     let mut buffer = vec![0u8; BUFFER_BYTES];
     let mut filled = 0usize;
     let mut skip_partial_line = start > 0;
@@ -205,10 +225,17 @@ fn count_range(path: &Path, start: u64, end: u64, progress: &Progress<'_>) -> Re
         let complete = if at_end {
             filled
         } else {
-            memchr::memrchr(b'\n', &data[line_start..]).map_or(line_start, |newline| line_start + newline + 1)
+            memchr::memrchr(b'\n', &data[line_start..])
+                .map_or(line_start, |newline| line_start + newline + 1)
         };
-        let finished = count_lines(&data[line_start..complete], buffer_offset + line_start as u64, end, &mut counts)?;
-        progress.advance((complete - line_start) as u64);
+        let counted = count_lines(
+            &data[line_start..complete],
+            buffer_offset + line_start as u64,
+            end,
+            &mut counts,
+        )?;
+        progress.advance(counted as u64);
+        let finished = line_start + counted < complete;
         if finished || at_end {
             return Ok(counts);
         }
@@ -239,40 +266,51 @@ fn fill(file: &mut File, buffer: &mut [u8]) -> io::Result<(usize, bool)> {
 }
 
 /// Counts the complete lines in `data`, which starts at file offset `offset`, up to the first
-/// line that starts at or after `end`. Returns true when it reached such a line.
-fn count_lines(data: &[u8], offset: u64, end: u64, counts: &mut Counts) -> Result<bool, WorkerError> {
-    let mut apps: HashMap<Software<'_>, u64> = HashMap::new();
+/// line that starts at or after `end`. Returns the number of bytes counted, which is less than
+/// `data.len()` when it reached such a line.
+fn count_lines(
+    data: &[u8],
+    offset: u64,
+    end: u64,
+    counts: &mut Counts,
+) -> Result<usize, WorkerError> {
+    let mut apps: AppCounts<'_> = AppCounts::default();
     let mut line_start = 0usize;
-    let mut finished = false;
     while line_start < data.len() {
         let line_offset = offset + line_start as u64;
         if line_offset >= end {
-            finished = true;
             break;
         }
-        let line_end = memchr::memchr(b'\n', &data[line_start..]).map_or(data.len(), |newline| line_start + newline);
+        let line_end = memchr::memchr(b'\n', &data[line_start..])
+            .map_or(data.len(), |newline| line_start + newline);
         let line = &data[line_start..line_end];
-        line_start = line_end + 1;
+        line_start = (line_end + 1).min(data.len());
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = std::str::from_utf8(line).map_err(|error| WorkerError::Utf8(line_offset, error))?;
+        let text =
+            std::str::from_utf8(line).map_err(|error| WorkerError::Utf8(line_offset, error))?;
         let parsed: LogLine<'_> =
             serde_json::from_str(text).map_err(|error| WorkerError::Json(line_offset, error))?;
         count_line(parsed, line_offset, &mut apps, counts)?;
     }
     for (software, devices) in apps {
-        counts
-            .inventory
-            .add(software.table.platform(), &software.name, &software.version_text(), devices);
+        // Each event or snapshot row is one device reporting the application.
+        counts.inventory.add_aggregated(
+            software.table.platform(),
+            &software.name,
+            &software.version_text(),
+            devices,
+            devices,
+        );
     }
-    Ok(finished)
+    Ok(line_start)
 }
 
 fn count_line<'a>(
     line: LogLine<'a>,
     offset: u64,
-    apps: &mut HashMap<Software<'a>, u64>,
+    apps: &mut AppCounts<'a>,
     counts: &mut Counts,
 ) -> Result<(), WorkerError> {
     let query = line.name.as_ref().map(Text::as_str);
@@ -323,7 +361,7 @@ impl Counts {
     /// Counts one row. Returns true when the row is from a software table.
     fn count_row<'a>(
         &mut self,
-        apps: &mut HashMap<Software<'a>, u64>,
+        apps: &mut AppCounts<'a>,
         row: Row<'a>,
         query: Option<&str>,
         is_added: bool,
@@ -373,8 +411,16 @@ fn merge(all: Vec<Counts>, inventory: &mut Inventory, bytes: u64) -> ReadSummary
 
     let mut skipped: Vec<SkippedRows> = skipped
         .into_iter()
-        .map(|(reason, rows)| SkippedRows { reason: reason.message().to_owned(), rows })
+        .map(|(reason, rows)| SkippedRows {
+            reason: reason.message().to_owned(),
+            rows,
+        })
         .collect();
     skipped.sort_by(|left, right| left.reason.cmp(&right.reason));
-    ReadSummary { rows, bytes, devices, skipped }
+    ReadSummary {
+        rows,
+        bytes,
+        devices,
+        skipped,
+    }
 }

@@ -1,0 +1,5 @@
+//! The jamf adapter of the execution-plane port; being written.
+
+/// Configuration of this adapter; being written.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JamfConfig {}
