@@ -22,8 +22,9 @@ pub trait TokenProvider: Send + Sync {
     /// Returns a token valid for at least a little longer.
     async fn token(&self) -> Result<Secret, PortError>;
 
-    /// Drops the cached token, because the service rejected it before its expiry.
-    async fn invalidate(&self);
+    /// Drops the cached token, because the service rejected it before its expiry. Providers
+    /// without a cache have nothing to do.
+    async fn invalidate(&self) {}
 }
 
 /// Gets tokens with the OAuth 2.0 client-credentials grant (RFC 6749, section 4.4), and caches

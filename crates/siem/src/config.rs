@@ -12,7 +12,7 @@ use crate::error::SiemError;
 use crate::forwarder::SiemTransport;
 use crate::sentinel::{SentinelConfig, SentinelTransport};
 use crate::splunk::{SplunkHecConfig, SplunkHecTransport};
-use crate::token::ClientSecretTokenProvider;
+use ops_http::token::ClientCredentials;
 
 /// Where audit events are shipped, chosen by the `sink` key.
 ///
@@ -68,15 +68,29 @@ impl SiemConfig {
                     sink: "Sentinel",
                     field: "client_secret_env",
                 })?;
-                let tokens = ClientSecretTokenProvider::new(
-                    &config.authority_host,
-                    &config.tenant_id,
+                let token_url =
+                    ClientCredentials::entra_token_url(&config.authority_host, &config.tenant_id)
+                        .map_err(|error| SiemError::InvalidConfig {
+                        field: if error.field == "tenant_id" {
+                            "tenant_id"
+                        } else {
+                            "authority_host"
+                        },
+                        reason: error.reason,
+                    })?;
+                let tokens = ClientCredentials::new(
+                    "Entra ID",
+                    token_url,
                     config.client_id.clone(),
                     secret,
-                    config.scope.clone(),
+                    Some(config.scope.clone()),
                     clock.clone(),
                     Duration::from_secs(config.timeout_secs),
-                )?;
+                )
+                .map_err(|error| SiemError::InvalidConfig {
+                    field: "sentinel",
+                    reason: error.to_string(),
+                })?;
                 Arc::new(SentinelTransport::new(
                     config,
                     Arc::new(tokens),

@@ -69,7 +69,6 @@ pub mod log;
 pub mod sentinel;
 pub mod splunk;
 pub mod spool;
-pub mod token;
 pub mod trail;
 
 pub use config::SiemConfig;
@@ -80,6 +79,6 @@ pub use log::format::ChainHash;
 pub use log::tail::{LogEntry, tail};
 pub use log::verify::{Finding, FindingKind, Position, VerifyReport, verify};
 pub use log::writer::{AuditLog, AuditLogOptions};
+pub use ops_http::token::{ClientCredentials, TokenProvider};
 pub use spool::Spool;
-pub use token::{ClientSecretTokenProvider, TokenProvider};
 pub use trail::AuditTrail;

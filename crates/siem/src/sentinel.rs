@@ -27,7 +27,7 @@ use crate::error::SiemError;
 use crate::forwarder::{BatchOutcome, SiemTransport};
 use crate::http;
 use crate::log::checkpoint::Checkpoint;
-use crate::token::TokenProvider;
+use ops_http::token::TokenProvider;
 
 /// The sink name in logs and errors.
 const SINK: &str = "Sentinel";

@@ -14,8 +14,7 @@ use ops_core::{CorrelationId, PortError};
 use siem::cef::{CefSyslogConfig, SyslogProtocol};
 use siem::sentinel::{SentinelConfig, SentinelTransport};
 use siem::{
-    AuditLog, AuditTrail, ClientSecretTokenProvider, Forwarder, SiemConfig, SiemError, Spool,
-    TokenProvider,
+    AuditLog, AuditTrail, ClientCredentials, Forwarder, SiemConfig, SiemError, Spool, TokenProvider,
 };
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -471,13 +470,15 @@ async fn token_server(expected_calls: u64) -> MockServer {
     server
 }
 
-fn token_provider(server: &MockServer, clock: Arc<RecordingClock>) -> ClientSecretTokenProvider {
-    ClientSecretTokenProvider::new(
-        &server.uri(),
-        "contoso.onmicrosoft.com",
+fn token_provider(server: &MockServer, clock: Arc<RecordingClock>) -> ClientCredentials {
+    let token_url =
+        ClientCredentials::entra_token_url(&server.uri(), "contoso.onmicrosoft.com").unwrap();
+    ClientCredentials::new(
+        "Entra ID",
+        token_url,
         "00000000-0000-0000-0000-000000000001",
         Secret::new(CLIENT_SECRET),
-        "https://monitor.azure.com/.default",
+        Some("https://monitor.azure.com/.default".to_owned()),
         clock,
         Duration::from_secs(5),
     )
