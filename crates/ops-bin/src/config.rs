@@ -50,8 +50,8 @@ pub struct Config {
 /// An override names a key in upper case, with `__` between a section and its key:
 /// `OPS_ACTOR=alice` sets `actor`, `OPS_SIEM__SINK=sentinel` sets `sink` in `[siem]`. Only
 /// variables whose first part is a key or section of the file override it; an unknown key
-/// inside a known section is an error. Values that parse as TOML integers, floats or booleans
-/// take that type; others are strings.
+/// inside a known section is an error. Values that read as TOML integers, floats, booleans or
+/// quoted strings take that type; others are strings.
 pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyhow::Result<Config> {
     let mut table = match path {
         Some(path) => {
@@ -91,17 +91,22 @@ pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyh
         })
 }
 
+/// Reads an override's value: a TOML integer, float, boolean or quoted string when the text is
+/// one, else the text itself as a string. Quoting keeps a value such as `"123456"` a string.
 fn parse_scalar(text: &str) -> toml::Value {
-    if let Ok(integer) = text.parse::<i64>() {
-        return toml::Value::Integer(integer);
+    let document = format!("value = {text}");
+    match document.parse::<toml::Table>() {
+        Ok(mut table) => match table.remove("value") {
+            Some(
+                value @ (toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+                | toml::Value::String(_)),
+            ) => value,
+            _ => toml::Value::String(text.to_owned()),
+        },
+        Err(_) => toml::Value::String(text.to_owned()),
     }
-    if let Ok(boolean) = text.parse::<bool>() {
-        return toml::Value::Boolean(boolean);
-    }
-    if let Ok(float) = text.parse::<f64>() {
-        return toml::Value::Float(float);
-    }
-    toml::Value::String(text.to_owned())
 }
 
 fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
@@ -173,6 +178,21 @@ mod tests {
         let error = load(None, &environment(&[("OPS_SIEM__SINK", "sentinal")])).unwrap_err();
         let chain = format!("{error:#}");
         assert!(chain.contains("sentinal"), "{chain}");
+    }
+
+    #[test]
+    fn override_values_take_their_toml_type() {
+        assert_eq!(parse_scalar("30"), toml::Value::Integer(30));
+        assert_eq!(parse_scalar("true"), toml::Value::Boolean(true));
+        assert_eq!(
+            parse_scalar("\"123456\""),
+            toml::Value::String("123456".into())
+        );
+        assert_eq!(
+            parse_scalar("https://x.example"),
+            toml::Value::String("https://x.example".into())
+        );
+        assert_eq!(parse_scalar("a = b"), toml::Value::String("a = b".into()));
     }
 
     #[test]

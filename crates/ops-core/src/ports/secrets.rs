@@ -30,8 +30,20 @@ impl Secret {
 }
 
 impl<'de> Deserialize<'de> for Secret {
+    /// Reads a string, or a whole number as its decimal text, because configuration overrides
+    /// from the environment turn an all-digit value such as a PIN into a number.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum TextOrNumber {
+            Text(String),
+            Number(u64),
+        }
+        match TextOrNumber::deserialize(deserializer) {
+            Ok(TextOrNumber::Text(text)) => Ok(Secret(text)),
+            Ok(TextOrNumber::Number(number)) => Ok(Secret(number.to_string())),
+            Err(_) => Err(serde::de::Error::custom("expected a secret as a string")),
+        }
     }
 }
 
@@ -93,6 +105,16 @@ pub trait SecretStore: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializes_from_text_or_digits() {
+        let text: Secret = serde_json::from_str("\"s3cret\"").unwrap();
+        assert_eq!(text.expose(), "s3cret");
+        let digits: Secret = serde_json::from_str("123456").unwrap();
+        assert_eq!(digits.expose(), "123456");
+        let error = serde_json::from_str::<Secret>("{\"value\": \"hunter2\"}").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
 
     #[test]
     fn debug_redacts_value() {
