@@ -7,6 +7,10 @@
 //!
 //! Options: `--devices N` (default 20,000), `--apps N` per device (default 100),
 //! `--intents N` (default 5,000), `--runs N` (default 3; the best run is reported).
+//!
+//! `bench audit` fills an audit log of about 200 MB with batched appends, times durable single
+//! appends and `verify`, and times `openssl dgst -sha256` on the same segment files for
+//! comparison (the `audit_bench` example of the `siem` crate does the log work).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -31,8 +35,10 @@ const SEED: u64 = 0x0d_41f7;
 pub fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
     match arguments.first().map(String::as_str) {
         Some("drift") => drift(root, &parse_fleet(&arguments[1..])?),
+        Some("audit") => audit(root),
         _ => bail!(
-            "usage: cargo xtask bench drift [--devices N] [--apps N] [--intents N] [--runs N]"
+            "usage: cargo xtask bench drift [--devices N] [--apps N] [--intents N] [--runs N], \
+             or cargo xtask bench audit"
         ),
     }
 }
@@ -77,9 +83,7 @@ fn drift(root: &Path, fleet: &Fleet) -> anyhow::Result<()> {
         "cargo",
         &["build", "--release", "--quiet", "-p", "ops-bin"],
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = target_dir(root);
     let ops = target.join("release/ops");
     let directory = target.join("bench");
     std::fs::create_dir_all(&directory)?;
@@ -151,6 +155,59 @@ fn drift(root: &Path, fleet: &Fleet) -> anyhow::Result<()> {
     )?;
     print!("{report}");
     Ok(())
+}
+
+fn audit(root: &Path) -> anyhow::Result<()> {
+    let target = target_dir(root);
+    let directory = target.join("bench/audit-log");
+    let _ = std::fs::remove_dir_all(&directory);
+    let _ = std::fs::remove_dir_all(target.join("bench/audit-log-appends"));
+    let directory_arg = directory.display().to_string();
+    crate::run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "siem",
+            "--example",
+            "audit_bench",
+            "--",
+            &directory_arg,
+            "200",
+            "2000",
+        ],
+    )?;
+
+    let mut segments: Vec<String> = std::fs::read_dir(&directory)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    segments.sort();
+    let mut command = vec![
+        "openssl".to_owned(),
+        "dgst".to_owned(),
+        "-sha256".to_owned(),
+    ];
+    command.extend(segments);
+    let openssl = best_of(3, &command, &[0])?;
+    println!(
+        "openssl dgst -sha256 on the same segments: {:.3} s",
+        openssl.seconds
+    );
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// Wall time and peak memory of one run.
@@ -243,8 +300,7 @@ fn generate(fleet: &Fleet, log: &Path, intents: &Path) -> anyhow::Result<()> {
             counter += 1;
             writeln!(
                 writer,
-                r#"{{"name":"pack_inventory_deb_packages","hostIdentifier":"{host}","calendarTime":"Fri Dec  4 21:00:00 2026 UTC","unixTime":1796418000,"epoch":0,"counter":{counter},"numerics":false,"decorations":{{"host_uuid":"{device:08x}-0000-4000-8000-000000000000","hostname":"{host}"}},"columns":{{"name":"{name}","version":"{version}","arch":"amd64","source":"{name}","size":"{size}","revision":"1","status":"install ok installed","maintainer":"Ops Bench <bench@example.org>","section":"utils","priority":"optional"}},"action":"added"}}"#,
-                size = 1000 + index * 3,
+                r#"{{"name":"pack_inventory_deb_packages","hostIdentifier":"{host}","calendarTime":"Fri Dec  4 21:00:00 2026 UTC","unixTime":1796418000,"epoch":0,"counter":{counter},"numerics":false,"decorations":{{"host_uuid":"{device:08x}-0000-4000-8000-000000000000"}},"columns":{{"name":"{name}","version":"{version}","arch":"amd64","revision":"1"}},"action":"added"}}"#,
             )?;
         }
     }

@@ -50,7 +50,14 @@ fn allowed_dev_dependencies(name: &str) -> &'static [&'static str] {
 }
 
 /// Runbooks the CLI's domains need, by file name under `runbooks/`.
-const RUNBOOKS: [&str; 3] = ["intents.md", "drift.md", "audit-and-siem.md"];
+const RUNBOOKS: [&str; 6] = [
+    "intents.md",
+    "drift.md",
+    "rollback.md",
+    "ring-promotion.md",
+    "connectors.md",
+    "audit-and-siem.md",
+];
 
 /// Runs every check and fails listing all violations.
 pub fn run(root: &Path) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ops_core::{CorrelationId, Ring};
+use ops_core::{ConnectorKind, CorrelationId, Ring};
 
 use crate::exit;
 use crate::output::{LogFormat, OutputFormat};
@@ -60,6 +60,21 @@ pub enum Command {
     /// needs attention, 0 when the ring is as approved.
     Drift(DriftArgs),
 
+    /// Remove a deployment through every execution plane it used, within the 4-hour SLA
+    ///
+    /// Marks the intents RolledBack only when every plane succeeded. A rerun retries only the
+    /// planes that failed and resumes after a crash. Exits with 1 when a plane failed or the
+    /// deadline stopped the run.
+    Rollback(RollbackArgs),
+
+    /// Evaluate promotion gates and promote deployments to the next ring
+    #[command(subcommand)]
+    Rings(RingsCommand),
+
+    /// Check and query the configured execution planes
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
+
     /// Verify and read the tamper-evident local audit log
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -114,6 +129,77 @@ pub struct DriftArgs {
     pub limit: usize,
 }
 
+/// Arguments of `ops rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The correlation id of the deployment intent to roll back
+    #[arg(long, value_parser = parse_correlation_id)]
+    pub correlation_id: CorrelationId,
+
+    /// Roll back only this ring [default: every ring the deployment reached]
+    #[arg(long, value_parser = parse_ring)]
+    pub ring: Option<Ring>,
+
+    /// Print the plan (rings, planes, calls) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Continue a rollback that stopped at its deadline, after a person reviewed it
+    #[arg(long)]
+    pub resume_past_deadline: bool,
+}
+
+/// Actions on rings.
+#[derive(Debug, Subcommand)]
+pub enum RingsCommand {
+    /// Promote a deployment from its ring to the next one when every gate is met
+    ///
+    /// Exits with 3 and lists each unmet gate, with its threshold and measured value, when a
+    /// gate blocks the promotion; nothing is submitted then. A rerun never submits twice.
+    Promote {
+        /// The correlation id of the deployment intent to promote
+        #[arg(long, value_parser = parse_correlation_id)]
+        correlation_id: CorrelationId,
+
+        /// The ring the deployment is in now
+        #[arg(long, value_parser = parse_ring)]
+        ring: Ring,
+
+        /// Evaluate the gates and show what would be submitted, without submitting
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Show the gates of every approved intent in a ring, or the configured thresholds
+    Gates {
+        /// Evaluate the approved intents of this ring [default: print the thresholds per ring]
+        #[arg(long, value_parser = parse_ring)]
+        ring: Option<Ring>,
+    },
+}
+
+/// Actions on execution planes.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorsCommand {
+    /// Check that each configured execution plane answers an authenticated call, concurrently
+    Health {
+        /// Only this connector (Intune, Jamf, SCCM, Landscape, Ansible)
+        #[arg(long, value_parser = parse_connector)]
+        connector: Option<ConnectorKind>,
+    },
+
+    /// List the applications deployed in a ring, as each configured execution plane reports them
+    Apps {
+        /// The ring (Lab, Canary, Pilot, Department, Global)
+        #[arg(long, value_parser = parse_ring)]
+        ring: Ring,
+
+        /// Only this connector
+        #[arg(long, value_parser = parse_connector)]
+        connector: Option<ConnectorKind>,
+    },
+}
+
 /// Actions on the audit log.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -154,6 +240,11 @@ pub enum SiemCommand {
 fn parse_ring(text: &str) -> Result<Ring, String> {
     text.parse()
         .map_err(|error: ops_core::ring::UnknownRing| error.to_string())
+}
+
+fn parse_connector(text: &str) -> Result<ConnectorKind, String> {
+    text.parse()
+        .map_err(|error: ops_core::connector::UnknownConnector| error.to_string())
 }
 
 fn parse_correlation_id(text: &str) -> Result<CorrelationId, String> {

@@ -17,7 +17,16 @@ pub const DEFAULT_STATE_DIR: &str = ".ops";
 /// Top-level keys and sections that `OPS_*` variables may override. Other `OPS_*` variables
 /// are left alone, because secrets live in variables such as `OPS_SIEM_CLIENT_SECRET` that the
 /// configuration names.
-const OVERRIDABLE: [&str; 5] = ["state_dir", "output", "log_format", "actor", "siem"];
+const OVERRIDABLE: [&str; 8] = [
+    "state_dir",
+    "output",
+    "log_format",
+    "actor",
+    "siem",
+    "connectors",
+    "rollback",
+    "rings",
+];
 
 /// Environment variables that clap reads for global flags; the generic override skips them.
 const FLAG_VARIABLES: [&str; 5] = [
@@ -43,6 +52,24 @@ pub struct Config {
     /// The SIEM sink; without it, events go to the local audit log only.
     #[serde(default)]
     pub siem: siem::SiemConfig,
+    /// The execution planes; without them, only offline inventories are available.
+    #[serde(default)]
+    pub connectors: connectors::config::ConnectorsConfig,
+    /// Rollback concurrency, deadline and warnings.
+    #[serde(default)]
+    pub rollback: rollback::RollbackSettings,
+    /// Promotion gates per ring.
+    #[serde(default)]
+    pub rings: RingsConfig,
+}
+
+/// The `[rings]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingsConfig {
+    /// `[rings.gates.<Ring>]` tables: thresholds that override each ring's defaults.
+    #[serde(default)]
+    pub gates: rings::GatesConfig,
 }
 
 /// Reads the configuration file, if any, and applies `OPS_*` overrides from `environment`.

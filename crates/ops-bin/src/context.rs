@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use ops_core::ports::Secret;
-use ops_store::SqliteStore;
+use connectors::config::ConnectorsConfig;
+use ops_core::ConnectorKind;
+use ops_core::ports::{ExecutionPlane, Secret};
+use ops_store::{SqliteStore, SystemClock};
 
 use crate::cli::GlobalOptions;
 use crate::config::{Config, DEFAULT_STATE_DIR};
-use crate::exit::{CommandError, failed};
+use crate::exit::{CommandError, bad_input, failed};
 use crate::output::OutputFormat;
 
 /// Resolved global options and configuration.
@@ -24,6 +27,9 @@ pub struct Context {
     pub config: Config,
     /// The process environment, read once at start-up.
     pub environment: BTreeMap<String, String>,
+    /// The `[connectors]` section, taken out of `config` because building the adapters
+    /// consumes it, and at most one command runs per process.
+    connectors: Mutex<ConnectorsConfig>,
 }
 
 impl Context {
@@ -31,9 +37,10 @@ impl Context {
     /// over the configuration file, which wins over the default.
     pub fn new(
         options: &GlobalOptions,
-        config: Config,
+        mut config: Config,
         environment: &BTreeMap<String, String>,
     ) -> Context {
+        let connectors = Mutex::new(std::mem::take(&mut config.connectors));
         let state_dir = options
             .state_dir
             .clone()
@@ -50,6 +57,7 @@ impl Context {
             actor,
             config,
             environment: environment.clone(),
+            connectors,
         }
     }
 
@@ -63,6 +71,19 @@ impl Context {
     /// Returns the audit log's directory.
     pub fn audit_dir(&self) -> PathBuf {
         self.state_dir.join("audit")
+    }
+
+    /// Builds an adapter for every execution plane configured in `[connectors]`.
+    pub fn execution_planes(
+        &self,
+    ) -> Result<BTreeMap<ConnectorKind, Arc<dyn ExecutionPlane>>, CommandError> {
+        let config = std::mem::take(
+            &mut *self
+                .connectors
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        config.build(Arc::new(SystemClock)).map_err(bad_input)
     }
 
     /// Returns the SIEM spool's directory.

@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod exit;
 mod logging;
+mod notifier;
 mod output;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,11 @@ use crate::cli::Cli;
 use crate::exit::CommandError;
 
 fn main() -> ExitCode {
+    // Two TLS crypto providers are linked (aws-lc-rs through reqwest 0.13, ring through the Graph
+    // SDK), so rustls has no process default until one is chosen; code that builds a TLS config
+    // without naming a provider would panic otherwise. An error means one is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
     let cli = Cli::parse();
     let environment: BTreeMap<String, String> = std::env::vars().collect();
 

@@ -11,19 +11,19 @@ use crate::RollbackError;
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// How a [`Rollback`](crate::Rollback) runs.
+/// The settings of a [`Rollback`](crate::Rollback).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollbackConfig {
     /// Removal calls in flight at once, across every execution plane and every rollback that
     /// shares the same [`Rollback`](crate::Rollback).
     pub concurrency: usize,
-    /// How each removal call is retried when it is throttled or fails transiently.
+    /// The retry policy of each removal call that is throttled or fails transiently.
     pub retry: RetryPolicy,
     /// The time a rollback has from its first start until the emergency stop.
     pub deadline: Duration,
     /// Points before the deadline at which people are warned, such as 60 minutes before.
     pub warn_before: Vec<Duration>,
-    /// Who acts, as recorded in audit events.
+    /// The actor recorded in audit events.
     pub actor: String,
 }
 
@@ -94,7 +94,7 @@ pub struct RollbackSettings {
 }
 
 impl Default for RollbackSettings {
-    /// The values of [`RollbackConfig::new`].
+    /// Returns the values of [`RollbackConfig::new`].
     fn default() -> RollbackSettings {
         RollbackSettings {
             concurrency: 4,

@@ -4,12 +4,13 @@
 //! the [`RollbackReport`](crate::RollbackReport), so that the report can name every failed
 //! connector at once. These variants are the failures that stop the rollback itself.
 
+use std::error::Error as StdError;
 use std::fmt::Display;
 
 use ops_core::audit::AuditEventType;
 use ops_core::{ConnectorKind, CorrelationId, PortError, Ring};
 
-/// Why a rollback could not be planned, started or finished.
+/// A failure to plan, start or finish a rollback.
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {
     /// The configuration allows no removal call at a time.
@@ -45,21 +46,21 @@ pub enum RollbackError {
         reported: ConnectorKind,
     },
 
-    /// The control plane could not be asked for the intent.
+    /// The control plane failed to return the intent.
     #[error("cannot load intent {id} from the control plane")]
     LoadIntent {
-        /// The intent asked for.
+        /// The requested intent.
         id: CorrelationId,
         /// The control plane's error.
         source: Box<PortError>,
     },
 
-    /// The control plane holds no intent with this id.
+    /// The control plane has no intent with this id.
     #[error(
         "no deployment intent has correlation id {id}: check the id, for example with `ops intents list`"
     )]
     IntentNotFound {
-        /// The id asked for.
+        /// The requested id.
         id: CorrelationId,
     },
 
@@ -80,7 +81,7 @@ pub enum RollbackError {
     RingNotReached {
         /// The intent being rolled back.
         id: CorrelationId,
-        /// The ring asked for.
+        /// The requested ring.
         ring: Ring,
         /// The rings the deployment reached.
         reached: Vec<Ring>,
@@ -112,7 +113,7 @@ pub enum RollbackError {
         source: Box<PortError>,
     },
 
-    /// The journal could not record a step; the rollback stopped starting removals.
+    /// The journal could not record a step, so the rollback started no further removal.
     #[error(
         "cannot record step {step} of operation {operation} in the journal: the rollback stopped; \
          rerun it once the journal is writable"
@@ -126,7 +127,7 @@ pub enum RollbackError {
         source: Box<PortError>,
     },
 
-    /// A journal entry that this crate wrote holds a value it cannot read back.
+    /// A journal entry that this crate wrote contains a value it cannot read back.
     #[error(
         "journal step {step} of operation {operation} holds {detail:?}, which is not {expected}: \
          the journal was edited or corrupted; inspect it before rerunning"
@@ -138,11 +139,11 @@ pub enum RollbackError {
         step: String,
         /// The stored value.
         detail: String,
-        /// What the value should have been.
+        /// The kind of value expected.
         expected: &'static str,
     },
 
-    /// The audit sink did not record an event; the rollback acts no further without evidence.
+    /// The audit sink did not record an event, so the rollback acts no further without evidence.
     #[error(
         "cannot record {event} for rollback {rollback_id} in the audit log: the rollback made no \
          further removal calls; fix the audit log and rerun"
@@ -222,4 +223,16 @@ fn list<T: Display>(values: &[T]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Writes an error and its causes, joined by `: `.
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -22,7 +22,7 @@ use crate::RollbackError;
 /// The step naming the alert sent when the rollback passed its deadline.
 pub(crate) const DEADLINE_ALERT_STEP: &str = "sla:deadline_alert";
 
-/// Returns the step, under the original intent, that holds the rollback id.
+/// Returns the step, under the original intent, that contains the rollback id.
 pub(crate) fn rollback_id_step(ring_limit: Option<Ring>) -> String {
     match ring_limit {
         None => "rollback:id".to_owned(),
@@ -30,7 +30,7 @@ pub(crate) fn rollback_id_step(ring_limit: Option<Ring>) -> String {
     }
 }
 
-/// Returns the step, under the original intent, that holds the RFC 3339 start time.
+/// Returns the step, under the original intent, that contains the RFC 3339 start time.
 pub(crate) fn started_at_step(ring_limit: Option<Ring>) -> String {
     match ring_limit {
         None => "rollback:started_at".to_owned(),
@@ -48,8 +48,8 @@ pub(crate) fn warning_step(before: Duration) -> String {
     format!("sla:warning:{}s", before.as_secs())
 }
 
-/// What earlier runs recorded under the original intent. Either part may be missing when a run
-/// stopped between the two writes.
+/// The rollback id and start time recorded under the original intent. Either part may be
+/// missing when a run stopped between the two writes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RollbackRecord {
     /// The rollback id, once recorded.

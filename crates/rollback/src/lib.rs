@@ -13,7 +13,7 @@
 //!    When every removal has succeeded, the intents of the plan are marked RolledBack, which
 //!    keeps the version from coming back: drift detection expects only approved intents and an
 //!    import never revives a RolledBack intent. The [`RollbackReport`] names every step's
-//!    outcome; a failed execution plane is an outcome there, not an error.
+//!    outcome. A failed execution plane is an outcome there, not an error.
 //!
 //! # Resuming
 //!
@@ -29,9 +29,9 @@
 //!
 //! The deadline is the first start plus [`RollbackConfig::deadline`], on the clock port. Before
 //! each removal and each retry the run checks the clock. Each configured warning point that
-//! passes sends a P1 notification once; past the deadline the run stops making calls, sends a P0
-//! alert with the dedup key `rollback-sla-<rollback id>`, records `RollbackFailed` and keeps the
-//! journal, so that a person can review it and rerun with
+//! passes sends a P1 notification once. Past the deadline the run stops making calls and sends
+//! a P0 alert with the dedup key `rollback-sla-<rollback id>`. It records `RollbackFailed` and
+//! keeps the journal, so that a person can review it and rerun with
 //! [`RunOptions::resume_past_deadline`].
 //!
 //! # Evidence
@@ -44,6 +44,7 @@
 
 mod config;
 mod error;
+mod execute;
 mod journal;
 mod plan;
 mod report;
@@ -51,7 +52,7 @@ mod run;
 mod sla;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops_core::ConnectorKind;
 use ops_core::ports::{AuditSink, Clock, ControlPlane, ExecutionPlane, Journal, Notifier};
@@ -65,15 +66,15 @@ pub use run::RunOptions;
 
 /// The ports a rollback uses.
 pub struct RollbackPorts {
-    /// Where the intents are.
+    /// The store of intents.
     pub control_plane: Arc<dyn ControlPlane>,
     /// The adapter of each configured execution plane, under the kind it reports.
     pub execution_planes: BTreeMap<ConnectorKind, Arc<dyn ExecutionPlane>>,
-    /// Where steps are recorded so that a rerun resumes.
+    /// The journal of steps, which lets a rerun resume.
     pub journal: Arc<dyn Journal>,
-    /// Where audit events go.
+    /// The audit sink.
     pub audit: Arc<dyn AuditSink>,
-    /// Who is warned as the deadline approaches and paged when it passes.
+    /// The notifier that warns as the deadline approaches and pages when it passes.
     pub notifier: Arc<dyn Notifier>,
     /// The time, for the deadline and for retry pauses.
     pub clock: Arc<dyn Clock>,
@@ -81,7 +82,7 @@ pub struct RollbackPorts {
 
 /// Plans and runs rollbacks.
 ///
-/// Cloning is cheap, and clones share the bound on removal calls in flight, so rollbacks run
+/// Cloning is cheap, and clones share the bound on removal calls in flight. Rollbacks that run
 /// side by side on clones, or through [`Rollback::run_many`], stay within
 /// [`RollbackConfig::concurrency`] together.
 #[derive(Clone)]
@@ -115,4 +116,12 @@ impl Rollback {
     pub fn config(&self) -> &RollbackConfig {
         &self.config
     }
+}
+
+/// Locks a mutex of this crate. The data behind them stays consistent at every step, so a
+/// panic in another task does not make it unusable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -18,16 +18,16 @@ use tracing::Instrument;
 use crate::journal::{RecordedSteps, RollbackRecord, removal_step};
 use crate::{Rollback, RollbackError};
 
-/// What a rollback will do: the intents it covers and one removal per ring and execution plane.
+/// The plan of a rollback: the intents it covers and one removal per ring and execution plane.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RollbackPlan {
-    /// The intent the rollback was asked for.
+    /// The intent named in the rollback request.
     pub intent_id: CorrelationId,
     /// The rollback's id: the one an earlier run recorded, or a new one the first run records.
     pub rollback_id: CorrelationId,
     /// True when `rollback_id` was recorded by an earlier run, which this plan continues.
     pub resumes: bool,
-    /// When the earlier run started, which fixes the deadline; `None` before the first run.
+    /// When the earlier run started, which fixes the deadline, or `None` before the first run.
     pub started_at: Option<DateTime<Utc>>,
     /// The ring the rollback is limited to, if any.
     pub ring_limit: Option<Ring>,
@@ -108,7 +108,7 @@ impl Rollback {
 
     /// Plans the rollback of many deployments, listing the control plane's intents once.
     ///
-    /// The results follow the order of `intent_ids`; one failed plan does not stop the others.
+    /// The results follow the order of `intent_ids`, and one failed plan does not stop the others.
     /// Fails as a whole only when the intents cannot be listed.
     pub async fn plan_many(
         &self,

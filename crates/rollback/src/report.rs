@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use ops_core::{ConnectorKind, CorrelationId, Ring};
 use serde::Serialize;
 
-/// What a run of a rollback did, step by step.
+/// The record of one run of a rollback, step by step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RollbackReport {
     /// The rollback's own `rollback-` correlation id.
     pub rollback_id: CorrelationId,
-    /// The intent the rollback was asked for.
+    /// The intent named in the rollback request.
     pub intent_id: CorrelationId,
     /// The application's id in the catalogue.
     pub application_id: String,
@@ -21,13 +21,13 @@ pub struct RollbackReport {
     pub rings: Vec<Ring>,
     /// True when nothing was changed because the run was a dry run.
     pub dry_run: bool,
-    /// When the rollback first started; for a dry run before the first start, the current time.
+    /// When the rollback first started. A dry run before the first start shows the current time.
     pub started_at: DateTime<Utc>,
     /// When the emergency stop happens: `started_at` plus the configured deadline.
     pub deadline: DateTime<Utc>,
     /// One entry per ring and execution plane, ordered by ring, then connector.
     pub steps: Vec<StepReport>,
-    /// The intents marked RolledBack; empty unless `complete`.
+    /// The intents marked RolledBack, empty unless `complete`.
     pub rolled_back_intents: Vec<CorrelationId>,
     /// True when every step has succeeded, in this run or an earlier one, and every intent of
     /// the plan is RolledBack.
@@ -47,7 +47,7 @@ pub struct StepReport {
     pub outcome: StepOutcome,
 }
 
-/// What happened to one removal step.
+/// The result of one removal step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum StepOutcome {

@@ -1,12 +1,12 @@
 //! The rollback deadline: warnings as it approaches and the emergency stop once it passes.
 //!
-//! A run asks [`SlaTracker::check`] before each removal step and before each retry. The
+//! A run calls [`SlaTracker::check`] before each removal step and before each retry. The
 //! tracker reads the clock port, so tests move time with a fake clock. Warnings and the alert
 //! carry dedup keys derived from the rollback id, and each one sent is recorded in the journal,
 //! so a rerun neither pages again nor sends the same message twice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +16,7 @@ use ops_core::ports::{Clock, Journal, Notifier};
 use ops_core::{CorrelationId, Severity};
 
 use crate::journal::{DEADLINE_ALERT_STEP, RecordedSteps, warning_step};
+use crate::lock;
 
 /// Whether a run may make its next removal call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ impl SlaTracker {
     /// Sends the warnings whose points have passed and decides whether the run may go on.
     ///
     /// Past the deadline, the first caller sends the alert and every caller gets
-    /// [`SlaVerdict::Stop`], unless a person asked to resume past the deadline.
+    /// [`SlaVerdict::Stop`], unless a person requested to resume past the deadline.
     pub(crate) async fn check(&self) -> SlaVerdict {
         if self.stopped() {
             return SlaVerdict::Stop;
@@ -172,7 +173,7 @@ impl SlaTracker {
         };
         let step = warning_step(before);
         if !self.notify_and_record(&notification, &step).await {
-            // Let the next check try again; the dedup key keeps it from paging twice.
+            // Let the next check try again. The dedup key keeps it from paging twice.
             if let Some(warning) = lock(&self.warnings)
                 .iter_mut()
                 .find(|warning| warning.before == before)
@@ -182,7 +183,7 @@ impl SlaTracker {
         }
     }
 
-    /// Stops the run; the first caller logs and sends the alert.
+    /// Stops the run. The first caller logs the stop and sends the alert.
     async fn stop(&self, now: DateTime<Utc>) {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
@@ -209,7 +210,7 @@ impl SlaTracker {
             ),
             dedup_key: format!("rollback-sla-{}", self.rollback_id),
         };
-        // A failure is logged inside; the stop holds either way.
+        // A failure is logged inside, and the stop stays in effect either way.
         self.notify_and_record(&notification, DEADLINE_ALERT_STEP)
             .await;
     }
@@ -220,7 +221,7 @@ impl SlaTracker {
         if let Err(error) = self.ports.notifier.notify(notification).await {
             tracing::error!(
                 dedup_key = %notification.dedup_key,
-                error = %crate::run::error_chain(&error),
+                error = %crate::error::error_chain(&error),
                 "cannot send rollback deadline notification"
             );
             return false;
@@ -234,7 +235,7 @@ impl SlaTracker {
             // The dedup key still keeps a rerun from paging twice.
             tracing::warn!(
                 step,
-                error = %crate::run::error_chain(&error),
+                error = %crate::error::error_chain(&error),
                 "cannot record a sent notification in the journal"
             );
         }
@@ -250,10 +251,4 @@ pub(crate) fn deadline_after(started_at: DateTime<Utc>, deadline: Duration) -> D
     started_at
         .checked_add_signed(chrono_duration(deadline))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

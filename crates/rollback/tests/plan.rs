@@ -40,9 +40,17 @@ async fn plan_covers_rings_reached_by_promotion() {
         .collect();
     assert_eq!(
         steps,
-        [(Ring::Lab, Intune), (Ring::Canary, Intune), (Ring::Canary, Jamf)]
+        [
+            (Ring::Lab, Intune),
+            (Ring::Canary, Intune),
+            (Ring::Canary, Jamf)
+        ]
     );
-    let intents: Vec<_> = plan.intents.iter().map(|intent| intent.id.as_str()).collect();
+    let intents: Vec<_> = plan
+        .intents
+        .iter()
+        .map(|intent| intent.id.as_str())
+        .collect();
     assert_eq!(intents, ["deploy-lab", "promote-canary"]);
     assert_eq!(plan.rollback_id.prefix(), "rollback");
     assert!(!plan.resumes);
@@ -134,7 +142,13 @@ async fn ring_never_reached_is_named_with_reached_rings() {
 
     let message = error.to_string();
     assert!(
-        matches!(error, RollbackError::RingNotReached { ring: Ring::Pilot, .. }),
+        matches!(
+            error,
+            RollbackError::RingNotReached {
+                ring: Ring::Pilot,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(message.contains("Pilot"), "{message}");
@@ -177,11 +191,7 @@ async fn run_rejects_plan_with_unconfigured_connector() {
         vec![intent("deploy-lab", Ring::Lab, &[Intune, Ansible])],
         &[Intune, Ansible],
     );
-    let plan = wide
-        .rollback()
-        .plan(&id("deploy-lab"), None)
-        .await
-        .unwrap();
+    let plan = wide.rollback().plan(&id("deploy-lab"), None).await.unwrap();
     let narrow = Rollback::new(
         wide.ports(
             wide.fake_planes()
@@ -193,10 +203,7 @@ async fn run_rejects_plan_with_unconfigured_connector() {
     )
     .unwrap();
 
-    let error = narrow
-        .run(&plan, Default::default())
-        .await
-        .unwrap_err();
+    let error = narrow.run(&plan, Default::default()).await.unwrap_err();
 
     assert!(
         matches!(
@@ -248,11 +255,7 @@ async fn plan_many_lists_intents_once_and_keeps_order() {
     let harness = Harness::new(intents, &[Intune, Jamf]);
     let ids = [id("deploy-3"), id("deploy-missing"), id("deploy-0")];
 
-    let plans = harness
-        .rollback()
-        .plan_many(&ids, None)
-        .await
-        .unwrap();
+    let plans = harness.rollback().plan_many(&ids, None).await.unwrap();
 
     assert_eq!(plans.len(), 3);
     let first = plans[0].as_ref().unwrap();
@@ -323,6 +326,9 @@ fn settings_default_and_parse_from_toml() {
     );
     assert_eq!(config.concurrency, 8);
     assert_eq!(config.deadline, std::time::Duration::from_secs(2 * 3600));
-    assert_eq!(config.warn_before, [std::time::Duration::from_secs(30 * 60)]);
+    assert_eq!(
+        config.warn_before,
+        [std::time::Duration::from_secs(30 * 60)]
+    );
     assert!(toml::from_str::<RollbackSettings>("deadline = 4").is_err());
 }

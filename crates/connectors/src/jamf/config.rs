@@ -8,19 +8,21 @@ use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
 use ops_core::retry::RetryPolicy;
 use ops_http::token::TokenProvider;
-use ops_http::{BearerAuthorizer, ClientCredentials, RestClient, RestClientOptions, parse_base_url};
+use ops_http::{
+    BearerAuthorizer, ClientCredentials, RestClient, RestClientOptions, parse_base_url,
+};
 use serde::Deserialize;
 
 use super::auth::UserTokens;
 use super::ids::IdValue;
 use super::{AuthMethod, JamfPlane, SERVICE};
 
-/// Jamf asks API clients to keep at most this many connections open at once, because Jamf Pro
-/// has no rate limiter and answers overload with failures instead of 429.
+/// The maximum number of concurrent connections Jamf recommends for API clients. Jamf Pro has
+/// no rate limiter, so overload shows up as failed requests instead of 429.
 pub const MAX_CONCURRENCY_LIMIT: usize = 5;
 
-/// The largest page size accepted. Jamf documents no maximum for `page-size`.
-// NOTE: 2000 is the value commonly cited for Jamf Pro; it is not confirmed by Jamf's reference.
+/// The largest page size accepted.
+// NOTE: Jamf's reference documents no maximum for `page-size`, and 2000 is an unconfirmed limit.
 const MAX_PAGE_SIZE: u32 = 2000;
 
 /// Configuration of the Jamf Pro adapter: the `[connectors.jamf]` section.
@@ -93,7 +95,7 @@ fn default_max_concurrency() -> usize {
 pub struct ConfigError {
     /// The configuration key at fault, such as `connectors.jamf.max_concurrency`.
     pub key: String,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -161,28 +163,29 @@ impl JamfConfig {
         let rings = parse_rings(&self.rings)?;
         let timeout = Duration::from_secs(self.timeout_seconds);
 
-        let (tokens, auth_method): (Arc<dyn TokenProvider>, AuthMethod) =
-            match self.credentials()? {
-                Credentials::ApiClient { id, secret } => {
-                    let token_url = join(&base, "api/oauth/token")?;
-                    let provider = ClientCredentials::new(
-                        SERVICE,
-                        token_url,
-                        id,
-                        secret,
-                        None,
-                        clock.clone(),
-                        timeout,
-                    )
+        let (tokens, auth_method): (Arc<dyn TokenProvider>, AuthMethod) = match self
+            .credentials()?
+        {
+            Credentials::ApiClient { id, secret } => {
+                let token_url = join(&base, "api/oauth/token")?;
+                let provider = ClientCredentials::new(
+                    SERVICE,
+                    token_url,
+                    id,
+                    secret,
+                    None,
+                    clock.clone(),
+                    timeout,
+                )
+                .map_err(http_client_error)?;
+                (Arc::new(provider), AuthMethod::ApiClient)
+            }
+            Credentials::User { username, password } => {
+                let provider = UserTokens::new(&base, username, password, clock.clone(), timeout)
                     .map_err(http_client_error)?;
-                    (Arc::new(provider), AuthMethod::ApiClient)
-                }
-                Credentials::User { username, password } => {
-                    let provider = UserTokens::new(&base, username, password, clock.clone(), timeout)
-                        .map_err(http_client_error)?;
-                    (Arc::new(provider), AuthMethod::User)
-                }
-            };
+                (Arc::new(provider), AuthMethod::User)
+            }
+        };
 
         let options = RestClientOptions {
             timeout,
@@ -224,7 +227,10 @@ impl JamfConfig {
                 }
                 Ok(Credentials::ApiClient {
                     id: id.trim().to_owned(),
-                    secret: self.client_secret.clone().unwrap_or_else(|| Secret::new("")),
+                    secret: self
+                        .client_secret
+                        .clone()
+                        .unwrap_or_else(|| Secret::new("")),
                 })
             }
             ((false, false), (true, true)) => {
@@ -288,11 +294,9 @@ fn parse_rings(rings: &BTreeMap<String, IdValue>) -> Result<BTreeMap<Ring, u64>,
     let mut parsed = BTreeMap::new();
     for (name, value) in rings {
         let key = format!("rings.{name}");
-        let ring: Ring = name
-            .parse()
-            .map_err(|error: ops_core::ring::UnknownRing| {
-                ConfigError::new(&key, error.to_string()).with_source(error)
-            })?;
+        let ring: Ring = name.parse().map_err(|error: ops_core::ring::UnknownRing| {
+            ConfigError::new(&key, error.to_string()).with_source(error)
+        })?;
         let group_id = value.to_positive_integer().ok_or_else(|| {
             ConfigError::new(
                 &key,

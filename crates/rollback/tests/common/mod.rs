@@ -140,7 +140,7 @@ impl Harness {
     }
 }
 
-/// The default configuration, acting as `tester`.
+/// Returns the default configuration, acting as `tester`.
 pub fn config() -> RollbackConfig {
     RollbackConfig::new("tester")
 }
