@@ -11,6 +11,10 @@
 //! `bench audit` fills an audit log of about 200 MB with batched appends, times durable single
 //! appends and `verify`, and times `openssl dgst -sha256` on the same segment files for
 //! comparison (the `audit_bench` example of the `siem` crate does the log work).
+//!
+//! `bench rollback` rolls back 10,000 applications across five in-process execution planes that
+//! throttle above 200 calls per second each, and reports the achieved call rate (the
+//! `throttled_planes` example of the `rollback` crate).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -36,9 +40,25 @@ pub fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
     match arguments.first().map(String::as_str) {
         Some("drift") => drift(root, &parse_fleet(&arguments[1..])?),
         Some("audit") => audit(root),
+        Some("rollback") => crate::run(
+            root,
+            "cargo",
+            &[
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "rollback",
+                "--example",
+                "throttled_planes",
+                "--",
+                "10000",
+                "200",
+            ],
+        ),
         _ => bail!(
             "usage: cargo xtask bench drift [--devices N] [--apps N] [--intents N] [--runs N], \
-             or cargo xtask bench audit"
+             or cargo xtask bench audit|rollback"
         ),
     }
 }

@@ -1,5 +1,5 @@
 //! Tests of the AWX / Automation Platform controller adapter against wiremock on 127.0.0.1,
-//! answering with the controller's paths, fields, `next` links and status codes.
+//! responding with the controller's paths, fields, `next` links and status codes.
 #![cfg(feature = "awx")]
 
 use std::io::Write;
@@ -112,7 +112,7 @@ fn launched(ignored_fields: Value) -> ResponseTemplate {
         }))
 }
 
-/// Answers `GET jobs/913/` with each status in turn, then the last one for good.
+/// Responds to `GET jobs/913/` with each status in turn, then with the last one for good.
 async fn mount_job_statuses(server: &MockServer, statuses: &[&str], explanation: &str) {
     let (last, earlier) = statuses.split_last().unwrap();
     for status in earlier {
@@ -245,27 +245,48 @@ async fn launch_refused_without_variables_prompt() {
 }
 
 #[tokio::test]
-async fn launch_refused_on_another_inventory_or_extra_survey() {
+async fn launch_refused_on_another_inventory() {
     let server = MockServer::start().await;
     let mut info = launch_info(true, true);
     info["defaults"]["inventory"]["id"] = json!(7);
     mount_launch_info(&server, info).await;
     mount_launch(&server, launched(json!({})), 0).await;
-    let (first_plane, _clock) = plane(&server);
-    let error = first_plane
-        .remove_application(&removal())
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("runs on inventory 7"), "{error}");
+    let (plane, _clock) = plane(&server);
 
+    let error = plane.remove_application(&removal()).await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("runs on inventory 7"), "{error}");
+}
+
+#[tokio::test]
+async fn missing_survey_answer_is_invalid_input() {
     let server = MockServer::start().await;
     let mut info = launch_info(true, true);
-    info["variables_needed_to_start"] = json!(["app_name", "change_ticket"]);
+    info["survey_enabled"] = json!(true);
+    info["variables_needed_to_start"] = json!(["change_ticket"]);
     mount_launch_info(&server, info).await;
-    mount_launch(&server, launched(json!({})), 0).await;
+    mount_launch(
+        &server,
+        ResponseTemplate::new(400).set_body_json(json!({
+            "variables_needed_to_start": ["'change_ticket' value missing"],
+        })),
+        1,
+    )
+    .await;
     let (plane, _clock) = plane(&server);
+
     let error = plane.remove_application(&removal()).await.unwrap_err();
-    assert!(error.to_string().contains("(change_ticket)"), "{error}");
+
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(
+        error
+            .to_string()
+            .contains("other required questions have defaults"),
+        "{error}"
+    );
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert_eq!(cause, "Ansible launch job failed: HTTP 400");
 }
 
 #[tokio::test]
@@ -658,7 +679,7 @@ async fn server_error_is_retried_then_succeeds() {
     assert_eq!(clock.sleeps().len(), 1);
 }
 
-/// Writes a new token into the token file and answers 401, as when an operator rotates a
+/// Writes a new token into the token file and responds 401, as when an operator rotates a
 /// token that the controller has just revoked.
 struct RotateToken {
     file: PathBuf,

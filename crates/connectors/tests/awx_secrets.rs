@@ -35,7 +35,7 @@ impl Write for LogBuffer {
 }
 
 #[tokio::test]
-async fn token_stays_out_of_logs_and_errors() {
+async fn token_stays_out_of_output() {
     let logs = LogBuffer::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()

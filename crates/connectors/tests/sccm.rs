@@ -1,13 +1,12 @@
 //! Tests of the SCCM AdminService adapter against local servers on 127.0.0.1.
 //!
-//! wiremock plays the AdminService for the REST flows; its NTLM step answers a NEGOTIATE
+//! wiremock plays the AdminService for the REST flows. Its NTLM step responds to a NEGOTIATE
 //! message with a CHALLENGE made by `sspi`'s server side. A small hand-written HTTP/1.1 server
 //! checks what wiremock cannot: that the AUTHENTICATE message is valid for the password,
 //! arrives on the connection that got the CHALLENGE, carries the TLS channel binding, and that
 //! an authenticated connection is reused.
 #![cfg(feature = "sccm")]
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,7 +119,8 @@ impl ServerHandshake {
         }
     }
 
-    /// Feeds a client message and returns the server's answer, or `None` when it is rejected.
+    /// Feeds a client message and returns the server's next message, or `None` when the
+    /// client message is rejected.
     fn accept(&mut self, message: &[u8]) -> Option<Vec<u8>> {
         let mut input = vec![SecurityBuffer::new(message.to_vec(), BufferType::Token)];
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
@@ -189,7 +189,7 @@ fn challenge_response() -> ResponseTemplate {
         .set_body_string("401 - Unauthorized: Access is denied due to invalid credentials.")
 }
 
-/// Answers every NEGOTIATE message with a CHALLENGE, ahead of the other mocks.
+/// Responds to every NEGOTIATE message with a CHALLENGE, ahead of the other mocks.
 async fn mount_handshake(server: &MockServer, times: u64) {
     Mock::given(header_regex("authorization", NEGOTIATE_PREFIX))
         .respond_with(challenge_response())
@@ -396,7 +396,7 @@ async fn add_remove_programs_reads_both_registry_views() {
 }
 
 #[tokio::test]
-async fn empty_collection_that_does_not_exist_is_an_error() {
+async fn unknown_collection_is_not_found() {
     let server = MockServer::start().await;
     mount_handshake(&server, 1).await;
     mount_rows(
@@ -510,7 +510,7 @@ async fn reused_connection_authenticates_again_after_401() {
     let server = MockServer::start().await;
     mount_handshake(&server, 2).await;
     // The second call reuses the authenticated connection without credentials; the server
-    // has dropped that authentication and asks for a new handshake.
+    // has dropped that authentication and requests a new handshake.
     Mock::given(|request: &Request| !request.headers.contains_key("authorization"))
         .respond_with(ResponseTemplate::new(401).insert_header("WWW-Authenticate", "Negotiate"))
         .up_to_n_times(1)
@@ -580,6 +580,41 @@ async fn rejected_credentials_are_unauthorized() {
 }
 
 #[tokio::test]
+async fn ntlm_scheme_is_tried_when_negotiate_gets_no_challenge() {
+    let server = MockServer::start().await;
+    Mock::given(header_regex("authorization", NEGOTIATE_PREFIX))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .append_header("WWW-Authenticate", "Negotiate")
+                .append_header("WWW-Authenticate", "NTLM"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(header_regex("authorization", "^NTLM TlRMTVNTUAAB"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("WWW-Authenticate", format!("NTLM {}", challenge()).as_str()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(header_regex("authorization", "^NTLM TlRMTVNTUAAD"))
+        .and(path("/AdminService/wmi/SMS_Site"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"value": [{"SiteCode": "PS1"}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (plane, _clock) = plane(&server);
+
+    let report = plane.health().await.unwrap();
+
+    assert!(report.healthy, "{report:?}");
+}
+
+#[tokio::test]
 async fn kerberos_only_server_is_a_clear_error() {
     let server = MockServer::start().await;
     let spnego = STANDARD.encode([0xa1, 0x81, 0x01, 0x00]);
@@ -627,7 +662,7 @@ async fn mount_assignments(server: &MockServer) {
         {"AssignmentID": 16777302, "AssignmentName": "7-Zip_PS100012_Install", "ApplicationName": "7-Zip",
          "AssignedCI_UniqueID": "ScopeId_6C4B2D6B-1D1B-4C5A-9D1F-1B2C3D4E5F60/Application_ffff", "AssignedCIs": [16777600]},
     ]), 1).await;
-    // Two rows fill a page of two, so the adapter asks for the next one.
+    // Two rows fill a page of two, so the adapter requests the next one.
     mount_rows(
         server,
         "SMS_ApplicationAssignment",
@@ -940,7 +975,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 )
             }
             Some(message) if message.get(8) == Some(&3) => {
-                // Only the connection that sent the NEGOTIATE message holds the handshake.
+                // Only the connection that sent the NEGOTIATE message keeps the handshake state.
                 let accepted = handshake
                     .take()
                     .and_then(|mut server| server.accept(&message))

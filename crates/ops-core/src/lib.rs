@@ -21,6 +21,7 @@ pub mod error;
 pub mod intent;
 pub mod inventory;
 pub mod ports;
+pub mod rate;
 pub mod retry;
 pub mod ring;
 pub mod severity;

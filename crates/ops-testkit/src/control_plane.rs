@@ -131,10 +131,10 @@ impl ControlPlane for FakeControlPlane {
     }
 }
 
-/// A journal held in memory.
+/// A journal held in memory, indexed by operation so that large benchmarks stay linear.
 #[derive(Debug, Default)]
 pub struct FakeJournal {
-    entries: Mutex<Vec<JournalEntry>>,
+    entries: Mutex<std::collections::HashMap<CorrelationId, Vec<JournalEntry>>>,
     /// Failures the next calls return.
     pub failures: Failures,
 }
@@ -149,7 +149,8 @@ impl Journal for FakeJournal {
         detail: Option<&str>,
     ) -> PortResult<()> {
         self.failures.next("journal", "record step")?;
-        let mut entries = lock(&self.entries);
+        let mut journal = lock(&self.entries);
+        let entries = journal.entry(operation.clone()).or_default();
         let entry = JournalEntry {
             operation: operation.clone(),
             step: step.to_owned(),
@@ -157,10 +158,7 @@ impl Journal for FakeJournal {
             detail: detail.map(str::to_owned),
             updated_at: Utc::now(),
         };
-        match entries
-            .iter_mut()
-            .find(|existing| existing.operation == *operation && existing.step == step)
-        {
+        match entries.iter_mut().find(|existing| existing.step == step) {
             Some(existing) => *existing = entry,
             None => entries.push(entry),
         }
@@ -170,9 +168,8 @@ impl Journal for FakeJournal {
     async fn steps(&self, operation: &CorrelationId) -> PortResult<Vec<JournalEntry>> {
         self.failures.next("journal", "read steps")?;
         Ok(lock(&self.entries)
-            .iter()
-            .filter(|entry| entry.operation == *operation)
+            .get(operation)
             .cloned()
-            .collect())
+            .unwrap_or_default())
     }
 }

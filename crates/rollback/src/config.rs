@@ -1,8 +1,10 @@
 //! Rollback configuration: how many removal calls run at once, how they are retried, and the
 //! deadline with its warning points.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ops_core::ConnectorKind;
 use ops_core::retry::RetryPolicy;
 use serde::Deserialize;
 
@@ -23,6 +25,9 @@ pub struct RollbackConfig {
     pub deadline: Duration,
     /// Points before the deadline at which people are warned, such as 60 minutes before.
     pub warn_before: Vec<Duration>,
+    /// The most removal calls per second each execution plane accepts. Calls to a plane listed
+    /// here are spaced to stay under its rate rather than learn it from HTTP 429 answers.
+    pub rate_limits: BTreeMap<ConnectorKind, f64>,
     /// The actor recorded in audit events.
     pub actor: String,
 }
@@ -36,6 +41,7 @@ impl RollbackConfig {
             retry: RetryPolicy::default(),
             deadline: 4 * HOUR,
             warn_before: vec![60 * MINUTE, 15 * MINUTE],
+            rate_limits: BTreeMap::new(),
             actor: actor.into(),
         }
     }
@@ -50,6 +56,7 @@ impl RollbackConfig {
                 .iter()
                 .map(|minutes| Duration::from_secs(minutes.saturating_mul(60)))
                 .collect(),
+            rate_limits: settings.rate_limits.clone(),
             ..RollbackConfig::new(actor)
         }
     }
@@ -61,6 +68,14 @@ impl RollbackConfig {
         }
         if self.deadline.is_zero() {
             return Err(RollbackError::ZeroDeadline);
+        }
+        for (connector, rate) in &self.rate_limits {
+            if !(rate.is_finite() && *rate > 0.0) {
+                return Err(RollbackError::InvalidRateLimit {
+                    connector: *connector,
+                    rate: *rate,
+                });
+            }
         }
         for warn_before in &self.warn_before {
             if warn_before.is_zero() || *warn_before >= self.deadline {
@@ -81,8 +96,12 @@ impl RollbackConfig {
 /// concurrency = 4              # removal calls in flight at once
 /// deadline_hours = 4           # the rollback SLA, from the first start
 /// warn_before_minutes = [60, 15]
+///
+/// [rollback.rate_limits]       # removal calls per second a plane accepts
+/// Intune = 5
+/// Jamf = 2
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RollbackSettings {
     /// Removal calls in flight at once.
@@ -91,6 +110,23 @@ pub struct RollbackSettings {
     pub deadline_hours: u64,
     /// Warning points, in minutes before the deadline.
     pub warn_before_minutes: Vec<u64>,
+    /// Removal calls per second, by connector name.
+    #[serde(deserialize_with = "rate_limits")]
+    pub rate_limits: BTreeMap<ConnectorKind, f64>,
+}
+
+/// Reads `[rollback.rate_limits]`, whose keys are connector names in any letter case.
+fn rate_limits<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<ConnectorKind, f64>, D::Error> {
+    let by_name = BTreeMap::<String, f64>::deserialize(deserializer)?;
+    by_name
+        .into_iter()
+        .map(|(name, rate)| {
+            let connector = name.parse().map_err(serde::de::Error::custom)?;
+            Ok((connector, rate))
+        })
+        .collect()
 }
 
 impl Default for RollbackSettings {
@@ -100,6 +136,7 @@ impl Default for RollbackSettings {
             concurrency: 4,
             deadline_hours: 4,
             warn_before_minutes: vec![60, 15],
+            rate_limits: BTreeMap::new(),
         }
     }
 }

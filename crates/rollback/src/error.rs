@@ -21,6 +21,17 @@ pub enum RollbackError {
     #[error("rollback deadline is 0: set [rollback] deadline_hours to 1 or more")]
     ZeroDeadline,
 
+    /// A rate limit is not a positive number of calls per second.
+    #[error(
+        "rollback rate limit of {connector} is {rate}: set [rollback.rate_limits] {connector} to a number of calls per second above 0"
+    )]
+    InvalidRateLimit {
+        /// The connector.
+        connector: ops_core::ConnectorKind,
+        /// The configured rate.
+        rate: f64,
+    },
+
     /// A warning point does not fall between the start and the deadline of the rollback.
     #[error(
         "rollback warning {warn_before_minutes} minutes before the deadline does not fit in a \
@@ -204,6 +215,7 @@ impl RollbackError {
             self,
             RollbackError::ZeroConcurrency
                 | RollbackError::ZeroDeadline
+                | RollbackError::InvalidRateLimit { .. }
                 | RollbackError::WarningOutsideDeadline { .. }
                 | RollbackError::PlaneRegisteredUnderOtherKind { .. }
                 | RollbackError::IntentNotFound { .. }

@@ -159,6 +159,9 @@ impl Run {
                             "the rollback stopped",
                         ));
                     }
+                    if let Some(limiter) = self.rollback.rate_limiters.get(&plane.kind()) {
+                        limiter.acquire(ports.clock.as_ref()).await;
+                    }
                     let result = plane.remove_application(request).await;
                     if let Err(error) = &result {
                         *lock(last_error) = Some(error_chain(error));

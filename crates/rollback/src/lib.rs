@@ -56,6 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops_core::ConnectorKind;
 use ops_core::ports::{AuditSink, Clock, ControlPlane, ExecutionPlane, Journal, Notifier};
+use ops_core::rate::RateLimiter;
 use tokio::sync::Semaphore;
 
 pub use config::{RollbackConfig, RollbackSettings};
@@ -90,6 +91,8 @@ pub struct Rollback {
     ports: Arc<RollbackPorts>,
     config: Arc<RollbackConfig>,
     call_permits: Arc<Semaphore>,
+    /// One limiter per rate-limited execution plane, shared by clones like the permits.
+    rate_limiters: Arc<BTreeMap<ConnectorKind, Arc<RateLimiter>>>,
 }
 
 impl Rollback {
@@ -105,8 +108,19 @@ impl Rollback {
                 });
             }
         }
+        let rate_limiters = config
+            .rate_limits
+            .iter()
+            .map(|(connector, rate)| {
+                (
+                    *connector,
+                    Arc::new(RateLimiter::new(*rate, burst_of(*rate))),
+                )
+            })
+            .collect();
         Ok(Rollback {
             call_permits: Arc::new(Semaphore::new(config.concurrency)),
+            rate_limiters: Arc::new(rate_limiters),
             ports: Arc::new(ports),
             config: Arc::new(config),
         })
@@ -116,6 +130,14 @@ impl Rollback {
     pub fn config(&self) -> &RollbackConfig {
         &self.config
     }
+}
+
+/// Returns the calls a rate-limited plane may receive back to back: 50 ms worth of its rate, at
+/// least one. Timers wake late by a millisecond or so; without this slack every late wake-up
+/// would be time lost for good. A service that accepts its rate over any one-second window also
+/// accepts these short bursts.
+fn burst_of(calls_per_second: f64) -> u32 {
+    (calls_per_second * 0.05).ceil().clamp(1.0, 1_000.0) as u32
 }
 
 /// Locks a mutex of this crate. The data behind them stays consistent at every step, so a

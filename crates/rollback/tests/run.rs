@@ -817,3 +817,58 @@ async fn control_plane_failure_is_not_bad_input() {
     assert!(error.to_string().contains("deploy-1"), "{error}");
     assert!(!error.is_bad_input());
 }
+
+#[tokio::test]
+async fn rate_limited_plane_calls_are_spaced() {
+    let intents: Vec<_> = (1..=5)
+        .map(|index| {
+            let mut intent = intent(&format!("deploy-{index}"), Ring::Canary, &[Jamf]);
+            intent.application_id = format!("app-{index}");
+            intent
+        })
+        .collect();
+    let ids: Vec<_> = intents
+        .iter()
+        .map(|intent| intent.correlation_id.clone())
+        .collect();
+    let harness = Harness::new(intents, &[Jamf]);
+    let mut config = config();
+    config.rate_limits = BTreeMap::from([(Jamf, 2.0)]);
+    let rollback = harness.rollback_with(config);
+
+    let plans = rollback
+        .plan_many(&ids, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let reports = rollback.run_many(plans, run_options()).await;
+
+    assert!(
+        reports
+            .iter()
+            .all(|report| report.as_ref().unwrap().complete)
+    );
+    assert_eq!(harness.calls(Jamf), 5);
+    let waited: Duration = harness.clock.sleeps().iter().sum();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited <= Duration::from_millis(2500),
+        "five calls at two per second need about two seconds of pauses, waited {waited:?}"
+    );
+}
+
+#[test]
+fn rate_limit_must_be_positive() {
+    let mut config = config();
+    config.rate_limits = BTreeMap::from([(Intune, 0.0)]);
+    let error = config.validate().unwrap_err();
+    assert!(
+        matches!(error, RollbackError::InvalidRateLimit { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("[rollback.rate_limits] Intune"),
+        "{error}"
+    );
+}

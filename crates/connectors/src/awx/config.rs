@@ -92,7 +92,7 @@ fn default_max_concurrency() -> usize {
 pub struct ConfigError {
     /// The configuration key at fault, such as `connectors.ansible.rings.Canary`.
     pub key: String,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,

@@ -32,7 +32,7 @@ fn enabled_by_default() -> bool {
     true
 }
 
-/// The packages of one host, or `None` when the fact cache holds no package facts for it.
+/// The packages of one host, or `None` when the fact cache contains no package facts for it.
 struct HostPackages {
     name: String,
     packages: Option<HashSet<(Platform, String, String)>>,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{AwxPlane, SERVICE};
 
-/// The variables the adapter sends; a survey may require these and no others.
+/// The variables the adapter sends as `extra_vars`.
 const SENT_VARIABLES: [&str; 4] = [
     "app_name",
     "app_version",
@@ -17,7 +17,7 @@ const SENT_VARIABLES: [&str; 4] = [
     "correlation_id",
 ];
 
-/// What `GET job_templates/{id}/launch/` tells about a launch.
+/// The launch requirements that `GET job_templates/{id}/launch/` returns.
 #[derive(Debug, Deserialize)]
 struct LaunchInfo {
     #[serde(default)]
@@ -27,12 +27,10 @@ struct LaunchInfo {
     #[serde(default)]
     passwords_needed_to_start: Vec<String>,
     #[serde(default)]
-    variables_needed_to_start: Vec<String>,
-    #[serde(default)]
     defaults: Value,
 }
 
-/// The answer of `POST job_templates/{id}/launch/`.
+/// The response to `POST job_templates/{id}/launch/`.
 #[derive(Debug, Deserialize)]
 struct Launched {
     job: Option<u64>,
@@ -125,11 +123,11 @@ impl AwxPlane {
         Ok(outcome)
     }
 
-    /// Refuses a launch that the controller would run without the limit or the variables, or
+    /// Rejects a launch that the controller would run without the limit or the variables, or
     /// that would wait for input.
     fn check_launch(&self, info: &LaunchInfo) -> PortResult<()> {
         let template = self.job_template;
-        let refuse = |message: String| {
+        let reject = |message: String| {
             Err(PortError::new(
                 ErrorKind::InvalidInput,
                 SERVICE,
@@ -137,45 +135,36 @@ impl AwxPlane {
                 message,
             ))
         };
+
         if !info.ask_limit_on_launch {
-            return refuse(format!(
+            return reject(format!(
                 "job template {template} does not prompt for a limit (ask_limit_on_launch is \
                  false), so the controller would drop the ring's limit and run on the whole \
                  inventory: enable Prompt on launch for Limit in the template"
             ));
         }
+
         if !info.ask_variables_on_launch {
-            return refuse(format!(
+            return reject(format!(
                 "job template {template} does not prompt for variables \
                  (ask_variables_on_launch is false), so the application to remove would not \
                  reach the playbook: enable Prompt on launch for Variables in the template"
             ));
         }
+
         if !info.passwords_needed_to_start.is_empty() {
-            return refuse(format!(
+            return reject(format!(
                 "job template {template} asks for passwords at launch ({}): store them in the \
                  template's credentials",
                 info.passwords_needed_to_start.join(", ")
             ));
         }
-        let unknown: Vec<&str> = info
-            .variables_needed_to_start
-            .iter()
-            .map(String::as_str)
-            .filter(|name| !SENT_VARIABLES.contains(name))
-            .collect();
-        if !unknown.is_empty() {
-            return refuse(format!(
-                "job template {template} requires survey answers that ops does not send ({}): \
-                 make them optional or give them defaults",
-                unknown.join(", ")
-            ));
-        }
-        // NOTE: `defaults.inventory.id` is read from the launch view of AWX 24; other
-        // versions may leave it out, and then the check is skipped.
+
+        // The launch view reports the template's inventory as `defaults.inventory.id`; a
+        // controller that leaves it out skips this check.
         let template_inventory = info.defaults["inventory"]["id"].as_u64();
         if let Some(inventory) = template_inventory.filter(|id| *id != self.inventory) {
-            return refuse(format!(
+            return reject(format!(
                 "job template {template} runs on inventory {inventory}, but the ring groups are \
                  read from inventory {} (connectors.ansible.inventory): make them the same",
                 self.inventory
@@ -206,13 +195,13 @@ impl AwxPlane {
         let template = self.job_template;
         let message = match error.kind() {
             ErrorKind::Unauthorized => format!(
-                "the controller refused to launch job template {template} with this token: a \
+                "the controller rejected the launch of job template {template} with this token: a \
                  read-scope token cannot launch jobs, and the token's user needs Execute \
                  permission on the template; use a write-scope token"
             ),
             ErrorKind::InvalidInput => format!(
                 "job template {template} rejected the launch request: check that its survey \
-                 accepts the variables {}",
+                 accepts the variables {}, and that its other required questions have defaults",
                 SENT_VARIABLES.join(", ")
             ),
             _ => return error,

@@ -10,12 +10,13 @@
 //! - [`remove_application`](ExecutionPlane::remove_application): launches the job template
 //!   `uninstall_job_template` on the ring's inventory group.
 //!   1. `GET job_templates/{id}/launch/` reads what the template prompts for. The launch is
-//!      refused unless `ask_limit_on_launch` and `ask_variables_on_launch` are true, because the
-//!      controller silently drops fields it does not prompt for, and a job without its limit
-//!      runs on the whole inventory. It is also refused when the template needs passwords or
-//!      survey answers that the adapter does not send.
+//!      rejected unless `ask_limit_on_launch` and `ask_variables_on_launch` are true, because
+//!      the controller silently drops fields it does not prompt for, and a job without its
+//!      limit runs on the whole inventory. It is also rejected when the template needs
+//!      passwords at launch, or runs on another inventory than `inventory`
+//!      (`defaults.inventory.id`).
 //!   2. `POST job_templates/{id}/launch/` with `{"limit": "<group>", "extra_vars": {"app_name",
-//!      "app_version", "application_id", "correlation_id"}}` answers 201 with the job id. If
+//!      "app_version", "application_id", "correlation_id"}}` returns 201 with the job id. If
 //!      `ignored_fields` is not empty anyway, the job is cancelled (`POST jobs/{id}/cancel/`)
 //!      and the call fails, naming the fields.
 //!   3. `GET jobs/{id}/` is polled every `poll_interval_seconds` on the clock, for at most
@@ -26,6 +27,9 @@
 //!      decides idempotence on the hosts, so a run that changed nothing found the application
 //!      gone and gives [`RemovalOutcome::AlreadyAbsent`], as does a run that matched no host.
 //!      `failed`, `error` and `canceled` are errors naming the job and its `job_explanation`.
+//!      A 400 on launch (a required survey question without an answer or default) is an
+//!      `InvalidInput` error, and a 401 or 403 an `Unauthorized` one that names the token
+//!      scope and the Execute permission.
 //!
 //!   A launch that fails with a 5xx or a timeout is retried like any call, so a retry after a
 //!   lost answer may start the uninstall job twice; the playbook must be idempotent anyway.
@@ -35,9 +39,10 @@
 //!   hosts/{id}/ansible_facts/` reads each host's cached facts. Their `packages` map is the
 //!   output of `ansible.builtin.package_facts`: `apt` entries are Debian packages, `rpm`
 //!   entries RPM packages versioned `[epoch:]version-release`, as the offline Ansible reader
-//!   reads them. Each host counts once per package and version. Hosts without cached package
-//!   facts are counted and logged at WARN level; facts are cached only by job templates with
-//!   fact caching (`use_fact_cache`) enabled.
+//!   reads them. Each host counts once per package and version. Entries of other package
+//!   managers, or without a version, are skipped and counted at DEBUG level. Hosts without
+//!   cached package facts are left out, counted and logged once at WARN level. Facts are cached
+//!   only by job templates with fact caching (`use_fact_cache`) enabled.
 //! - [`health`](ExecutionPlane::health): `GET me/`, which needs a valid token (unlike `ping/`).
 //!
 //! # Authentication

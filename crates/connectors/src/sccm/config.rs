@@ -17,13 +17,13 @@ use super::ntlm::NtlmCredentials;
 use super::transport::NegotiateClient;
 use super::{SERVICE, SccmPlane};
 
-/// The largest `$top` accepted for one page.
-// NOTE: the AdminService documents no maximum page size; 5000 keeps a page of installed
-// software rows to a few megabytes.
+/// The largest `$top` accepted for one page. The AdminService documents no maximum, and 5000
+/// keeps a page of installed software rows to a few megabytes.
 const MAX_PAGE_SIZE: u32 = 5000;
 
-/// The most ResourceIDs in one `$filter`. Each adds about 20 characters to the URL, and
-/// HTTP.sys rejects URLs longer than about 16 KB by default.
+/// The maximum number of ResourceIDs in one `$filter`. Each adds 34 characters to the encoded
+/// URL (`ResourceID%20eq%2016777220%20or%20`), so 200 make a URL of about 7 KB. The AdminService
+/// documents no URL limit, and 7 KB is an estimate of what web servers accept by default.
 const MAX_DEVICES_PER_QUERY: usize = 200;
 
 /// Configuration of the Configuration Manager adapter: the `[connectors.sccm]` section.
@@ -64,7 +64,7 @@ pub struct SccmConfig {
     pub max_concurrency: usize,
 }
 
-/// Where the installed software of a device is read from.
+/// The hardware inventory classes that list a device's installed software.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SoftwareInventory {
@@ -99,7 +99,7 @@ fn default_max_concurrency() -> usize {
 pub struct ConfigError {
     /// The configuration key at fault, such as `connectors.sccm.rings.Canary`.
     pub key: String,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -220,7 +220,7 @@ impl SccmConfig {
                 "devices_per_query",
                 format!(
                     "{} is outside 1..={MAX_DEVICES_PER_QUERY}: longer filters make URLs that \
-                     HTTP.sys rejects",
+                     servers may reject",
                     self.devices_per_query
                 ),
             ));

@@ -19,17 +19,20 @@
 //!   application is a Windows one. A collection without members is checked with `GET
 //!   wmi/SMS_Collection('<id>')`, so a wrong collection id is an error, not an empty ring.
 //! - [`remove_application`](ExecutionPlane::remove_application): deletes the application's
-//!   deployments to the ring's collection. The application is the request's `application_id`
-//!   when it is a `CI_ID` (digits; `GET wmi/SMS_Application(<CI_ID>)`) or a `CI_UniqueID`
-//!   (`ScopeId_...`), or else the latest revision with the request's name (`GET
-//!   wmi/SMS_Application?$filter=LocalizedDisplayName eq '<name>' and IsLatest eq true`,
-//!   narrowed by `SoftwareVersion` when several match). `GET
-//!   wmi/SMS_ApplicationAssignment?$filter=TargetCollectionID eq '<collection>'` lists the
-//!   collection's deployments, and each one of the application (same `CI_UniqueID` in any
-//!   revision, or its `CI_ID` in `AssignedCIs`) is deleted with `DELETE
-//!   wmi/SMS_ApplicationAssignment(<AssignmentID>)`. No such application, no such deployment,
-//!   or a 404 on delete gives [`RemovalOutcome::AlreadyAbsent`]. Deleting a deployment stops
-//!   further installs; it does not uninstall the application from devices that have it.
+//!   deployments to the ring's collection.
+//!   1. The application is the request's `application_id` when that is a `CI_ID` (digits,
+//!      read with `GET wmi/SMS_Application(<CI_ID>)`) or a `CI_UniqueID` (`ScopeId_...`).
+//!      Otherwise it is the latest revision with the request's name, found with `GET
+//!      wmi/SMS_Application?$filter=LocalizedDisplayName eq '<name>' and IsLatest eq true`
+//!      and narrowed by `SoftwareVersion` when several match.
+//!   2. `GET wmi/SMS_ApplicationAssignment?$filter=TargetCollectionID eq '<collection>'`
+//!      lists the collection's deployments. A deployment is the application's when it has
+//!      the same `CI_UniqueID` in any revision, or the application's `CI_ID` in `AssignedCIs`.
+//!   3. Each of them is deleted with `DELETE wmi/SMS_ApplicationAssignment(<AssignmentID>)`.
+//!
+//!   No such application, no such deployment, or a 404 on delete gives
+//!   [`RemovalOutcome::AlreadyAbsent`]. Deleting a deployment stops further installs, but it
+//!   does not uninstall the application from devices that have it.
 //! - [`health`](ExecutionPlane::health): `GET wmi/SMS_Site?$select=SiteCode,SiteName,Version`.
 //!
 //! # Authentication

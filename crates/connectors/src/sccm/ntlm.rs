@@ -1,7 +1,7 @@
 //! NTLM messages for the HTTP Negotiate scheme, computed by the `sspi` crate.
 //!
-//! The client sends a NEGOTIATE message, the server answers 401 with a CHALLENGE, and the
-//! client answers with an AUTHENTICATE message (MS-NLMP, NTLMv2). The messages travel raw,
+//! The client sends a NEGOTIATE message, the server responds 401 with a CHALLENGE, and the
+//! client sends an AUTHENTICATE message computed from it (MS-NLMP, NTLMv2). The messages travel raw,
 //! base64-encoded, in `Authorization: Negotiate ...`, as Windows clients send them when they
 //! fall back from Kerberos to NTLM.
 
@@ -113,7 +113,7 @@ impl NtlmHandshake {
         })
     }
 
-    /// Returns the AUTHENTICATE message answering the server's CHALLENGE message.
+    /// Returns the AUTHENTICATE message for the server's CHALLENGE message.
     ///
     /// `channel_binding` is the `tls-server-end-point` binding of the TLS connection (see
     /// [`tls_server_end_point`]). Servers that enforce Extended Protection for Authentication
@@ -153,7 +153,7 @@ impl NtlmHandshake {
 }
 
 /// Runs `call` with tracing switched off. `sspi` logs whole NTLM messages at TRACE level, and
-/// an AUTHENTICATE message holds a response that can be cracked offline for the password.
+/// an AUTHENTICATE message contains a response that can be cracked offline for the password.
 fn without_logs<T>(call: impl FnOnce() -> T) -> T {
     tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), call)
 }
@@ -167,7 +167,7 @@ pub(super) struct Challenge {
     pub(super) message: Vec<u8>,
 }
 
-/// Why a 401 answer held no usable NTLM challenge.
+/// The reason a 401 response carries no usable NTLM challenge.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum ChallengeError {
     /// No `WWW-Authenticate: Negotiate <token>` or `NTLM <token>` header.
@@ -206,6 +206,17 @@ pub(super) fn find_challenge(headers: &HeaderMap) -> Result<Challenge, Challenge
         error = ChallengeError::NotNtlm;
     }
     Err(error)
+}
+
+/// Returns true when a `WWW-Authenticate` header offers `scheme`, with or without a token.
+pub(super) fn offers_scheme(headers: &HeaderMap, scheme: &str) -> bool {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|offer| offer.split_whitespace().next())
+        .any(|offered| offered.eq_ignore_ascii_case(scheme))
 }
 
 fn is_challenge_message(message: &[u8]) -> bool {

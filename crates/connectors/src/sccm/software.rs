@@ -47,7 +47,7 @@ impl SoftwareInventory {
     }
 }
 
-/// What one group of devices reported.
+/// The installed software reported by one group of devices.
 struct GroupSoftware {
     inventory: Inventory,
     devices_without_software: usize,

@@ -33,11 +33,12 @@ use tokio_rustls::TlsConnector;
 
 use super::ntlm::{self, ChallengeError, NtlmCredentials, NtlmHandshake};
 
-/// The longest wait for a TCP connection, when the request timeout is longer.
+/// The maximum wait for a TCP connection, when the request timeout is longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long an authenticated connection stays in reserve. HTTP.sys closes idle connections
-/// after 120 seconds by default, so a connection older than this is dropped instead of reused.
+/// How long an authenticated connection stays in reserve. Servers close idle connections after
+/// a timeout of their own, so an older connection is dropped instead of reused. The AdminService
+/// documents no timeout, and 60 seconds is an estimate that stays under common server defaults.
 const MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
 const USER_AGENT_VALUE: &str = concat!("ops-connectors/", env!("CARGO_PKG_VERSION"));
@@ -56,7 +57,7 @@ pub(super) struct NegotiateClient {
     timeout: Duration,
 }
 
-/// Where to connect, and how to talk TLS there.
+/// The server's address, and the TLS settings to reach it.
 struct Endpoint {
     /// The host to resolve: a name, or an IP address without brackets.
     host: String,
@@ -79,6 +80,14 @@ struct Connection {
 struct IdleConnection {
     connection: Connection,
     since: Instant,
+}
+
+/// The outcome of sending a NEGOTIATE message.
+enum Negotiated {
+    /// The server served the request, or failed it, without a handshake.
+    Served(Response),
+    /// The server sent its CHALLENGE, and the handshake continues on the same connection.
+    Challenged(Box<NtlmHandshake>, ntlm::Challenge),
 }
 
 impl NegotiateClient {
@@ -226,7 +235,7 @@ impl NegotiateClient {
     }
 
     /// Sends the request twice on `connection`: with the NEGOTIATE message, then with the
-    /// AUTHENTICATE message that answers the server's CHALLENGE. Returns the last response.
+    /// AUTHENTICATE message computed from the server's CHALLENGE. Returns the last response.
     async fn authenticate(
         &self,
         connection: &mut Connection,
@@ -234,30 +243,12 @@ impl NegotiateClient {
         method: &Method,
         url: &Url,
     ) -> Result<Response, PortError> {
-        let (handshake, negotiate) = NtlmHandshake::start(&self.credentials)
-            .map_err(|error| self.ntlm_error(operation, error))?;
-        let header = ntlm::authorization("Negotiate", &negotiate);
-        let request = self.request(operation, method, url, Some(&header))?;
-        let response = connection
-            .send(request)
-            .await
-            .map_err(|error| self.connection_error(operation, error))?;
-        if response.status != StatusCode::UNAUTHORIZED {
-            // The server answered without a challenge: the request was served, or failed for
-            // another reason that the status tells.
-            return Ok(response);
-        }
+        let (handshake, challenge) =
+            match self.negotiate(connection, operation, method, url).await? {
+                Negotiated::Served(response) => return Ok(response),
+                Negotiated::Challenged(handshake, challenge) => (handshake, challenge),
+            };
 
-        let challenge = ntlm::find_challenge(&response.headers)
-            .map_err(|error| self.challenge_error(operation, error))?;
-        if connection.sender.is_closed() || closes_connection(&response) {
-            return Err(self.unauthorized(
-                operation,
-                "the server closed the connection after its NTLM challenge, so the handshake \
-                 cannot finish (NTLM authenticates a connection): check that no proxy or load \
-                 balancer between ops and the SMS Provider closes or splits connections",
-            ));
-        }
         let authenticate = handshake
             .authenticate(&challenge.message, connection.channel_binding.as_deref())
             .map_err(|error| self.ntlm_error(operation, error))?;
@@ -278,6 +269,59 @@ impl NegotiateClient {
 
         connection.authenticated = true;
         Ok(response)
+    }
+
+    /// Sends the request with a NEGOTIATE message, under the scheme `Negotiate` or, when the
+    /// server offers only that, `NTLM`, and returns the server's CHALLENGE.
+    async fn negotiate(
+        &self,
+        connection: &mut Connection,
+        operation: &str,
+        method: &Method,
+        url: &Url,
+    ) -> Result<Negotiated, PortError> {
+        let mut scheme = "Negotiate";
+        loop {
+            let (handshake, negotiate) = NtlmHandshake::start(&self.credentials)
+                .map_err(|error| self.ntlm_error(operation, error))?;
+            let header = ntlm::authorization(scheme, &negotiate);
+            let request = self.request(operation, method, url, Some(&header))?;
+            let response = connection
+                .send(request)
+                .await
+                .map_err(|error| self.connection_error(operation, error))?;
+            if response.status != StatusCode::UNAUTHORIZED {
+                // The server responded without a challenge, so the request was served, or
+                // failed for a reason that its status shows.
+                return Ok(Negotiated::Served(response));
+            }
+
+            let closed = connection.sender.is_closed() || closes_connection(&response);
+            match ntlm::find_challenge(&response.headers) {
+                Ok(_) if closed => {
+                    return Err(self.unauthorized(
+                        operation,
+                        "the server closed the connection after its NTLM challenge, so the \
+                         handshake cannot finish (NTLM authenticates a connection): check that \
+                         no proxy or load balancer between ops and the SMS Provider closes or \
+                         splits connections",
+                    ));
+                }
+                Ok(challenge) => {
+                    return Ok(Negotiated::Challenged(Box::new(handshake), challenge));
+                }
+                // Some servers take NTLM messages only under the scheme name `NTLM`.
+                Err(ChallengeError::Missing)
+                    if scheme == "Negotiate" && ntlm::offers_scheme(&response.headers, "NTLM") =>
+                {
+                    scheme = "NTLM";
+                    if closed {
+                        *connection = self.connect(operation).await?;
+                    }
+                }
+                Err(error) => return Err(self.challenge_error(operation, error)),
+            }
+        }
     }
 
     /// Opens a connection, with TLS unless the base URL is plain HTTP.
