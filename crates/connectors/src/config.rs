@@ -47,46 +47,57 @@ impl ConnectorsConfig {
         self,
         clock: Arc<dyn Clock>,
     ) -> Result<BTreeMap<ConnectorKind, Arc<dyn ExecutionPlane>>, BuildError> {
+        // Without any adapter feature nothing is ever inserted.
+        #[cfg_attr(
+            not(any(
+                feature = "intune",
+                feature = "jamf",
+                feature = "sccm",
+                feature = "landscape",
+                feature = "awx"
+            )),
+            allow(unused_mut)
+        )]
         let mut planes: BTreeMap<ConnectorKind, Arc<dyn ExecutionPlane>> = BTreeMap::new();
-        fn failed(
-            section: &'static str,
-        ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> BuildError {
-            move |source| BuildError { section, source }
-        }
 
         #[cfg(feature = "intune")]
         if let Some(config) = self.intune {
-            let plane = config
-                .build(clock.clone())
-                .map_err(|error| failed("intune")(error.into()))?;
+            let plane = config.build(clock.clone()).map_err(|error| BuildError {
+                section: "intune",
+                source: error.into(),
+            })?;
             planes.insert(ConnectorKind::Intune, Arc::new(plane));
         }
         #[cfg(feature = "jamf")]
         if let Some(config) = self.jamf {
-            let plane = config
-                .build(clock.clone())
-                .map_err(|error| failed("jamf")(error.into()))?;
+            let plane = config.build(clock.clone()).map_err(|error| BuildError {
+                section: "jamf",
+                source: error.into(),
+            })?;
             planes.insert(ConnectorKind::Jamf, Arc::new(plane));
         }
         #[cfg(feature = "sccm")]
         if let Some(config) = self.sccm {
-            let plane = config
-                .build(clock.clone())
-                .map_err(|error| failed("sccm")(error.into()))?;
+            let plane = config.build(clock.clone()).map_err(|error| BuildError {
+                section: "sccm",
+                source: error.into(),
+            })?;
             planes.insert(ConnectorKind::Sccm, Arc::new(plane));
         }
         #[cfg(feature = "landscape")]
         if let Some(config) = self.landscape {
-            let plane = config
-                .build(clock.clone())
-                .map_err(|error| failed("landscape")(error.into()))?;
+            let plane = config.build(clock.clone()).map_err(|error| BuildError {
+                section: "landscape",
+                source: error.into(),
+            })?;
             planes.insert(ConnectorKind::Landscape, Arc::new(plane));
         }
         #[cfg(feature = "awx")]
         if let Some(config) = self.ansible {
-            let plane = config
-                .build(clock.clone())
-                .map_err(|error| failed("ansible")(error.into()))?;
+            let plane = config.build(clock.clone()).map_err(|error| BuildError {
+                section: "ansible",
+                source: error.into(),
+            })?;
             planes.insert(ConnectorKind::Ansible, Arc::new(plane));
         }
         let _ = clock;

@@ -121,7 +121,7 @@ pub struct DriftArgs {
 
     /// An inventory to read, as FORMAT:PATH; repeat for several. Formats: dpkg, osquery,
     /// ansible, intune, jamf, sccm. Example: dpkg:/var/lib/dpkg/status
-    #[arg(long = "inventory", value_name = "FORMAT:PATH", required = true)]
+    #[arg(long = "inventory", value_name = "FORMAT:PATH", required = true, value_parser = parse_inventory)]
     pub inventories: Vec<connectors::inventory::InventorySource>,
 
     /// Rows shown per list in table output; 0 shows all. JSON output always has every row
@@ -240,6 +240,20 @@ pub enum SiemCommand {
 fn parse_ring(text: &str) -> Result<Ring, String> {
     text.parse()
         .map_err(|error: ops_core::ring::UnknownRing| error.to_string())
+}
+
+fn parse_inventory(text: &str) -> Result<connectors::inventory::InventorySource, String> {
+    text.parse::<connectors::inventory::InventorySource>()
+        .map_err(|error| {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            message
+        })
 }
 
 fn parse_connector(text: &str) -> Result<ConnectorKind, String> {

@@ -17,7 +17,7 @@ pub const HELP: &str = "Exit codes:
   0  success
   1  the operation failed (a service, the state store or the audit log did not do its part)
   2  bad input or usage (a flag, file or value is invalid; nothing was changed)
-  3  attention needed (drift found, a gate not met)";
+  3  attention needed (drift found, a gate not met, an audit log ending in a torn entry)";
 
 /// How a command ended when it did not simply succeed.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +33,14 @@ pub enum CommandError {
 impl CommandError {
     /// Returns the exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code())
+    }
+
+    /// Returns the exit code as a number, for reports.
+    pub fn code(&self) -> u8 {
         match self {
-            CommandError::BadInput(_) => ExitCode::from(BAD_INPUT),
-            CommandError::Failed(_) => ExitCode::from(FAILURE),
+            CommandError::BadInput(_) => BAD_INPUT,
+            CommandError::Failed(_) => FAILURE,
         }
     }
 

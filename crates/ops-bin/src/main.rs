@@ -70,13 +70,24 @@ fn main() -> ExitCode {
 
     match runtime.block_on(commands::run(&context, cli.command)) {
         Ok(completion) => completion.into(),
-        Err(error) => report(&error),
+        Err(error) => report(&error, log_format),
     }
 }
 
-/// Prints the error chain once, and picks the exit code.
-fn report(error: &CommandError) -> ExitCode {
+/// Prints the error chain once, in the log format, and picks the exit code.
+fn report(error: &CommandError, log_format: output::LogFormat) -> ExitCode {
     let chain: Vec<String> = error.inner().chain().map(ToString::to_string).collect();
-    eprintln!("error: {}", chain.join(": "));
+    let message = chain.join(": ");
+    match log_format {
+        output::LogFormat::Text => eprintln!("error: {message}"),
+        output::LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "ERROR",
+                "fields": {"message": message, "exit_code": error.code()},
+            })
+        ),
+    }
     error.exit_code()
 }

@@ -29,11 +29,30 @@ pub enum LogFormat {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value)?;
-    writeln!(stdout)?;
+    let text = serde_json::to_string_pretty(value)?;
+    write_line(format_args!("{text}"));
     Ok(())
 }
+
+/// Writes one line to stdout. A reader that went away (`ops ... | head`) is not an error: the
+/// rest of the output is dropped and the command still ends with its own exit code, after its
+/// evidence is recorded.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}")
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        tracing::warn!("cannot write to stdout: {error}");
+    }
+}
+
+/// `println!` for results: see [`write_line`].
+macro_rules! outln {
+    ($($argument:tt)*) => {
+        $crate::output::write_line(format_args!($($argument)*))
+    };
+}
+pub(crate) use outln;
 
 /// Creates a table with the house style and the given header.
 pub fn table(header: &[&str]) -> Table {
@@ -47,8 +66,8 @@ pub fn table(header: &[&str]) -> Table {
 /// Prints a table, or `empty` when it has no rows.
 pub fn print_table(title: &str, table: &Table, empty: &str) {
     if table.row_count() == 0 {
-        println!("{title}: {empty}");
+        outln!("{title}: {empty}");
     } else {
-        println!("{title}:\n{table}");
+        outln!("{title}:\n{table}");
     }
 }

@@ -44,7 +44,8 @@ impl RateLimiter {
         if now < allowed_at {
             return (allowed_at - now).to_std().unwrap_or_default();
         }
-        *next_arrival = Some(arrival + chrono::Duration::from_std(self.interval).unwrap_or_default());
+        *next_arrival =
+            Some(arrival + chrono::Duration::from_std(self.interval).unwrap_or_default());
         Duration::ZERO
     }
 
@@ -89,7 +90,9 @@ mod tests {
     fn long_idle_does_not_bank_more_than_the_burst() {
         let limiter = RateLimiter::new(2.0, 2);
         limiter.reserve(at(0));
-        let granted = (0..5).filter(|_| limiter.reserve(at(60_000)).is_zero()).count();
+        let granted = (0..5)
+            .filter(|_| limiter.reserve(at(60_000)).is_zero())
+            .count();
         assert_eq!(granted, 2);
     }
 
@@ -107,7 +110,10 @@ mod tests {
             }
         }
         for window in granted.windows(51) {
-            assert!(window[50] - window[0] >= 1000, "51 calls within one second: {window:?}");
+            assert!(
+                window[50] - window[0] >= 1000,
+                "51 calls within one second: {window:?}"
+            );
         }
     }
 }

@@ -77,6 +77,21 @@ impl InventoryFormat {
             InventoryFormat::Sccm => "sccm",
         }
     }
+
+    /// Returns the platforms a file of this format describes, or `None` for osquery, whose
+    /// results describe whichever tables were queried. Drift compares only intents of the
+    /// platforms the inventories describe, so a Windows export does not make every Debian intent
+    /// look missing.
+    pub fn platforms(self) -> Option<&'static [Platform]> {
+        match self {
+            InventoryFormat::Dpkg => Some(&[Platform::Debian]),
+            InventoryFormat::Osquery => None,
+            InventoryFormat::Ansible => Some(&[Platform::Debian, Platform::Rpm]),
+            InventoryFormat::Intune => Some(&[Platform::Windows, Platform::Macos]),
+            InventoryFormat::Jamf => Some(&[Platform::Macos]),
+            InventoryFormat::Sccm => Some(&[Platform::Windows]),
+        }
+    }
 }
 
 impl fmt::Display for InventoryFormat {

@@ -109,15 +109,26 @@ impl SccmPlane {
             Err(error) if error.kind() == ErrorKind::NotFound => false,
             Err(error) => return Err(error),
         };
-        tracing::info!(
-            service = SERVICE,
-            correlation_id = %request.correlation_id,
-            collection,
-            assignment_id = assignment.id,
-            assignment = assignment.name.as_deref().unwrap_or_default(),
-            deleted,
-            "removed the application's deployment from the collection"
-        );
+        let assignment_name = assignment.name.as_deref().unwrap_or_default();
+        if deleted {
+            tracing::info!(
+                service = SERVICE,
+                correlation_id = %request.correlation_id,
+                collection,
+                assignment_id = assignment.id,
+                assignment = assignment_name,
+                "deleted the application's deployment to the collection"
+            );
+        } else {
+            tracing::info!(
+                service = SERVICE,
+                correlation_id = %request.correlation_id,
+                collection,
+                assignment_id = assignment.id,
+                assignment = assignment_name,
+                "the deployment was already deleted (HTTP 404)"
+            );
+        }
         Ok(deleted)
     }
 

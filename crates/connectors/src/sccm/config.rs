@@ -283,7 +283,8 @@ fn read_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, ConfigErr
         .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
         .map_err(|error| {
             invalid(format!(
-                "{} could not be read as PEM certificates",
+                "{} could not be read as a PEM file of certificates: check the path and \
+                 that the file is Base-64 (PEM) encoded",
                 path.display()
             ))
             .with_source(error)

@@ -37,20 +37,22 @@
 //!
 //! # Authentication
 //!
-//! The AdminService accepts Windows integrated authentication only. This adapter signs in
-//! with NTLM (NTLMv2, computed by the `sspi` crate) inside the HTTP `Negotiate` scheme: the
-//! request goes out with a NEGOTIATE message, the server answers 401 with a CHALLENGE, and the
-//! request goes out again on the same connection with the AUTHENTICATE message. NTLM
-//! authenticates the connection, so the adapter opens its own HTTP/1.1 connections, one per
-//! request in flight, and keeps authenticated ones for later requests. When the server asks an
-//! authenticated connection to authenticate again (401), the handshake is repeated once. Over
-//! TLS the AUTHENTICATE message carries the `tls-server-end-point` channel binding, which
-//! servers enforcing Extended Protection for Authentication require.
+//! The AdminService on the SMS Provider accepts Windows integrated authentication only. This
+//! adapter signs in with NTLM (NTLMv2, computed by the `sspi` crate) inside the HTTP
+//! `Negotiate` scheme. The request goes out with a NEGOTIATE message, the server responds 401
+//! with a CHALLENGE, and the request goes out again on the same connection with the
+//! AUTHENTICATE message. A server that offers NTLM only under its own scheme name gets the
+//! messages under `NTLM` instead. NTLM authenticates the connection, so the adapter opens its
+//! own HTTP/1.1 connections, one per request in flight, and keeps authenticated ones for later
+//! requests. When the server responds 401 on an authenticated connection, the handshake is
+//! repeated once. Over TLS the AUTHENTICATE message carries the `tls-server-end-point` channel
+//! binding, which servers enforcing Extended Protection for Authentication require.
 //!
-//! Kerberos is not spoken: it needs a ticket from a domain controller. Where a site disables
-//! NTLM, put an authenticating proxy that speaks Kerberos next to `ops`, or run `ops` where it
-//! can use NTLM. Plain `http` is accepted for loopback URLs only, so credentials and inventory
-//! never cross a network in the clear.
+//! Kerberos is not spoken, because it needs a ticket from a domain controller. Where a site
+//! disables NTLM, put an authenticating proxy that speaks Kerberos next to `ops`. The cloud
+//! management gateway route, which takes Entra ID tokens, is not supported either. Plain
+//! `http` is accepted for loopback URLs only, so credentials and inventory never cross a
+//! network in the clear.
 //!
 //! The SMS Provider's certificate is issued by the site itself unless a PKI certificate is
 //! bound. Export the issuing certificate as Base-64 (PEM) and name it in `ca_certificate`;
@@ -64,8 +66,10 @@
 //! ```toml
 //! [connectors.sccm]
 //! url = "https://cm01.contoso.com/AdminService"
-//! username = "svc-ops-rollback"      # or CONTOSO\svc-ops-rollback, or svc-ops-rollback@contoso.com
-//! domain = "CONTOSO"                 # the NetBIOS domain of a bare username
+//! username = "svc-ops-rollback"      # a bare account name, with domain below
+//! domain = "CONTOSO"                 # NetBIOS domain; leave it out for the other two forms:
+//! # username = 'CONTOSO\svc-ops-rollback'     (a literal string keeps the backslash)
+//! # username = "svc-ops-rollback@contoso.com"
 //! password = "set through OPS_CONNECTORS__SCCM__PASSWORD"
 //! ca_certificate = "/etc/ops/sccm-site-issuing.pem"   # optional; trusts only these certificates
 //! software_inventory = "installed_software"           # or "add_remove_programs"
@@ -178,7 +182,7 @@ impl ExecutionPlane for SccmPlane {
             app = %request.app_name,
             version = %request.version,
             outcome = ?outcome,
-            "removed the application's deployments from the ring's collection"
+            "finished removing the application's deployments from the ring's collection"
         );
         Ok(outcome)
     }

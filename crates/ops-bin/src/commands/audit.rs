@@ -9,7 +9,7 @@ use crate::cli::AuditCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs an audit action.
 pub async fn run(context: &Context, command: AuditCommand) -> Result<Completion, CommandError> {
@@ -58,7 +58,7 @@ fn verify(context: &Context, checkpoint: Option<&str>) -> Result<Completion, Com
             Ok(Completion::Attention)
         }
         Some(finding) => Err(failed(anyhow::anyhow!(
-            "audit log verification failed at {} line {}: {:?}",
+            "audit log verification failed at {} line {}: {}; see runbooks/audit-and-siem.md",
             finding.position.segment,
             finding.position.line,
             finding.kind
@@ -67,18 +67,21 @@ fn verify(context: &Context, checkpoint: Option<&str>) -> Result<Completion, Com
 }
 
 fn print_verify(report: &VerifyReport) {
-    println!(
+    outln!(
         "verified {} entries in {} segments ({} bytes); head {}",
-        report.entries, report.segments, report.bytes, report.head
+        report.entries,
+        report.segments,
+        report.bytes,
+        report.head
     );
     if report.repaired_lines > 0 {
-        println!(
+        outln!(
             "{} torn lines were sealed by repair entries",
             report.repaired_lines
         );
     }
     match &report.finding {
-        None => println!("the audit log is intact"),
+        None => outln!("the audit log is intact"),
         Some(finding) => {
             let seq = finding
                 .position
@@ -90,8 +93,8 @@ fn print_verify(report: &VerifyReport) {
             } else {
                 "a crash"
             };
-            println!(
-                "first problem, a sign of {cause}: {:?} at {} line {} (byte {}{seq})",
+            outln!(
+                "first problem, a sign of {cause}: {} at {} line {} (byte {}{seq})",
                 finding.kind,
                 finding.position.segment,
                 finding.position.line,
@@ -137,7 +140,7 @@ async fn checkpoint(
     write: Option<&std::path::Path>,
     correlation_id: CorrelationId,
 ) -> Result<Completion, CommandError> {
-    let trail = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context)?;
     let checkpoint = trail
         .log()
         .checkpoint(&context.actor, correlation_id.clone())
@@ -165,7 +168,7 @@ async fn checkpoint(
 
     match context.output {
         OutputFormat::Json => output::print_json(&checkpoint).map_err(failed)?,
-        OutputFormat::Table => println!("{checkpoint}"),
+        OutputFormat::Table => outln!("{checkpoint}"),
     }
     // The checkpoint travels with every SIEM batch, which publishes it off this machine.
     evidence::deliver(&trail).await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use ops_core::ports::{ExecutionPlane, HealthReport};
-use ops_core::{ConnectorKind, DeployedApp, Ring};
+use ops_core::{ConnectorKind, CorrelationId, DeployedApp, Ring};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -17,6 +17,15 @@ use crate::output::{self, OutputFormat};
 
 /// Runs a connectors action.
 pub async fn run(
+    context: &Context,
+    command: ConnectorsCommand,
+) -> Result<Completion, CommandError> {
+    let span =
+        tracing::error_span!("connectors", correlation_id = %CorrelationId::generate("telemetry"));
+    connectors(context, command).instrument(span).await
+}
+
+async fn connectors(
     context: &Context,
     command: ConnectorsCommand,
 ) -> Result<Completion, CommandError> {

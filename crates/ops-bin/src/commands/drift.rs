@@ -1,5 +1,6 @@
 //! `ops drift`: a ring's approved intents against its inventories.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 
 use anyhow::Context as _;
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ops_core::audit::{AuditEvent, AuditEventType, Outcome};
 use ops_core::ports::ControlPlane;
 use ops_core::ports::control_plane::IntentFilter;
-use ops_core::{CorrelationId, DeploymentIntent, Inventory};
+use ops_core::{CorrelationId, DeploymentIntent, Inventory, Platform};
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -18,7 +19,7 @@ use crate::cli::DriftArgs;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs drift detection.
 pub async fn run(context: &Context, arguments: DriftArgs) -> Result<Completion, CommandError> {
@@ -35,6 +36,16 @@ struct DriftOutput<'a> {
     correlation_id: &'a CorrelationId,
     #[serde(flatten)]
     report: &'a DriftReport,
+    /// Approved intents of the ring for platforms that no inventory describes; they were not
+    /// compared, so they appear in no list.
+    not_compared: &'a NotCompared,
+}
+
+/// Intents left out because no inventory describes their platform.
+#[derive(Debug, Default, Serialize)]
+struct NotCompared {
+    intents: usize,
+    platforms: BTreeSet<Platform>,
 }
 
 async fn detect(
@@ -42,10 +53,20 @@ async fn detect(
     arguments: DriftArgs,
     correlation_id: &CorrelationId,
 ) -> Result<Completion, CommandError> {
-    let intents = load_intents(context, &arguments).await?;
-    let trail = evidence::open(context).map_err(failed)?;
+    let mut intents = load_intents(context, &arguments).await?;
+    let trail = evidence::open(context)?;
     let inventory = read_inventories(&arguments.inventories)?;
 
+    let covered = covered_platforms(&arguments.inventories, &inventory);
+    let mut not_compared = NotCompared::default();
+    intents.retain(|intent| {
+        let compared = covered.contains(&intent.platform);
+        if !compared && intent.ring == arguments.ring && intent.status.is_approved() {
+            not_compared.intents += 1;
+            not_compared.platforms.insert(intent.platform);
+        }
+        compared
+    });
     let report = drift::detect(arguments.ring, &intents, &inventory);
 
     let outcome_type = if report.has_drift() {
@@ -92,7 +113,14 @@ async fn detect(
             "no drift"
         );
     }
-    print(context, &report, correlation_id, arguments.limit).map_err(failed)?;
+    print(
+        context,
+        &report,
+        &not_compared,
+        correlation_id,
+        arguments.limit,
+    )
+    .map_err(failed)?;
     evidence::deliver(&trail).await;
 
     Ok(if report.has_drift() {
@@ -100,6 +128,19 @@ async fn detect(
     } else {
         Completion::Done
     })
+}
+
+/// Returns the platforms the inventories describe: each format's own, and for osquery those of
+/// the rows it held.
+fn covered_platforms(sources: &[InventorySource], inventory: &Inventory) -> BTreeSet<Platform> {
+    let mut covered = BTreeSet::new();
+    for source in sources {
+        match source.format.platforms() {
+            Some(platforms) => covered.extend(platforms.iter().copied()),
+            None => covered.extend(inventory.apps().iter().map(|app| app.platform)),
+        }
+    }
+    covered
 }
 
 async fn load_intents(
@@ -167,6 +208,7 @@ fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandErr
 fn print(
     context: &Context,
     report: &DriftReport,
+    not_compared: &NotCompared,
     correlation_id: &CorrelationId,
     limit: usize,
 ) -> anyhow::Result<()> {
@@ -174,17 +216,34 @@ fn print(
         return output::print_json(&DriftOutput {
             correlation_id,
             report,
+            not_compared,
         });
     }
 
-    println!(
-        "drift in ring {} ({correlation_id}): {} approved intents, {} inventory entries from {} rows on {} devices",
+    // Aggregated exports (an Intune discovered-apps CSV) carry counts, not device ids.
+    let devices = match report.devices {
+        0 => String::new(),
+        count => format!(" on {}", plural(count as u64, "device")),
+    };
+    outln!(
+        "drift in ring {} ({correlation_id}): {} compared with {} from {}{devices}",
         report.ring,
-        report.intents_compared,
-        report.inventory_entries,
-        report.inventory_rows,
-        report.devices
+        plural(report.intents_compared as u64, "approved intent"),
+        plural(report.inventory_entries as u64, "inventory entry"),
+        plural(report.inventory_rows, "row"),
     );
+    if not_compared.intents > 0 {
+        let platforms: Vec<&str> = not_compared
+            .platforms
+            .iter()
+            .map(|platform| platform.name())
+            .collect();
+        outln!(
+            "not compared: {} for {}, which no inventory describes",
+            plural(not_compared.intents as u64, "approved intent"),
+            platforms.join(", ")
+        );
+    }
 
     let shown = |total: usize| if limit == 0 { total } else { total.min(limit) };
     let mut unauthorized = output::table(&["application", "version", "platform", "devices"]);
@@ -258,9 +317,18 @@ fn print(
 
 fn print_hidden(total: usize, shown: usize) {
     if total > shown {
-        println!(
+        outln!(
             "... and {} more: pass --limit 0 to show all, or --output json",
             total - shown
         );
+    }
+}
+
+/// Returns `count` and `noun`, with the noun in the plural unless `count` is one.
+fn plural(count: u64, noun: &str) -> String {
+    match (count, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{count} {stem}ies"),
+        (_, None) => format!("{count} {noun}s"),
     }
 }

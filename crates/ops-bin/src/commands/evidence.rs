@@ -15,6 +15,7 @@ use ops_store::SystemClock;
 use siem::{AuditLog, AuditTrail, Forwarder, Spool};
 
 use crate::context::Context;
+use crate::exit::{CommandError, bad_input, failed};
 
 /// How hard a command tries to reach the SIEM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +28,19 @@ pub enum Delivery {
 }
 
 /// Opens the audit trail in the state directory with quick delivery, creating it on first use.
-pub fn open(context: &Context) -> anyhow::Result<AuditTrail> {
+pub fn open(context: &Context) -> Result<AuditTrail, CommandError> {
     open_with(context, Delivery::Quick)
 }
 
-/// Opens the audit trail in the state directory, creating it on first use.
-pub fn open_with(context: &Context, delivery: Delivery) -> anyhow::Result<AuditTrail> {
+/// Opens the audit trail in the state directory, creating it on first use. An unwritable log
+/// is a failure; an unusable `[siem]` section is bad input.
+pub fn open_with(context: &Context, delivery: Delivery) -> Result<AuditTrail, CommandError> {
     let directory = context.audit_dir();
-    let log = AuditLog::open(&directory).with_context(|| {
-        format!("cannot open the audit log in {directory:?}; the operation did not run because it could not leave evidence")
-    })?;
+    let log = AuditLog::open(&directory)
+        .with_context(|| {
+            format!("cannot open the audit log in {directory:?}; the operation did not run because it could not leave evidence")
+        })
+        .map_err(failed)?;
 
     let transport = context
         .config
@@ -46,12 +50,23 @@ pub fn open_with(context: &Context, delivery: Delivery) -> anyhow::Result<AuditT
             Arc::new(SystemClock),
             retry_policy(delivery),
         )
-        .context("the [siem] configuration is not usable; fix it or set sink = \"none\"")?;
+        .map_err(|error| {
+            let variable = context
+                .config
+                .siem
+                .secret_env()
+                .map(|name| format!(" (the secret is read from {name})"))
+                .unwrap_or_default();
+            bad_input(anyhow::Error::from(error).context(format!(
+                "the [siem] configuration is not usable{variable}; fix it or set sink = \"none\""
+            )))
+        })?;
     let forwarder = match transport {
         Some(transport) => {
             let spool_dir = context.spool_dir();
             let spool = Spool::open(&spool_dir)
-                .with_context(|| format!("cannot open the SIEM spool in {spool_dir:?}"))?;
+                .with_context(|| format!("cannot open the SIEM spool in {spool_dir:?}"))
+                .map_err(failed)?;
             Some(Forwarder::new(spool, transport))
         }
         None => None,

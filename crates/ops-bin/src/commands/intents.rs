@@ -16,7 +16,7 @@ use crate::cli::IntentsCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs an intents action.
 pub async fn run(context: &Context, command: IntentsCommand) -> Result<Completion, CommandError> {
@@ -28,7 +28,10 @@ pub async fn run(context: &Context, command: IntentsCommand) -> Result<Completio
                 .instrument(span)
                 .await
         }
-        IntentsCommand::List { ring } => list(context, ring).await,
+        IntentsCommand::List { ring } => {
+            let span = tracing::error_span!("intents_list", correlation_id = %CorrelationId::generate("import"));
+            list(context, ring).instrument(span).await
+        }
     }
 }
 
@@ -49,7 +52,7 @@ async fn import(
 ) -> Result<Completion, CommandError> {
     let intents = ops_store::intents_file::read(file).map_err(bad_input)?;
     let store = context.open_store()?;
-    let trail = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context)?;
 
     let mode = if dry_run {
         ImportMode::DryRun
@@ -96,7 +99,7 @@ async fn import(
         OutputFormat::Json => output::print_json(&report).map_err(failed)?,
         OutputFormat::Table => {
             let verb = if dry_run { "would import" } else { "imported" };
-            println!(
+            outln!(
                 "{verb} {} intents from {}: {} created, {} updated, {} unchanged, {} kept rolled back ({correlation_id})",
                 intents.len(),
                 file.display(),

@@ -13,12 +13,12 @@ use crate::cli::RingsCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs a rings action.
 pub async fn run(context: &Context, command: RingsCommand) -> Result<Completion, CommandError> {
     let store = Arc::new(context.open_store()?);
-    let trail = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context)?;
     let ports = PromotionPorts {
         control_plane: store.clone(),
         incidents: store.clone(),
@@ -39,7 +39,7 @@ pub async fn run(context: &Context, command: RingsCommand) -> Result<Completion,
             dry_run,
         } => promote(context, &promoter, &correlation_id, ring, dry_run).await?,
         RingsCommand::Gates { ring: Some(ring) } => {
-            let span = tracing::error_span!("gates", ring = %ring);
+            let span = tracing::error_span!("gates", correlation_id = %CorrelationId::generate("promote"), ring = %ring);
             gates(context, &promoter, ring).instrument(span).await?
         }
         RingsCommand::Gates { ring: None } => thresholds(context, &promoter)?,
@@ -96,9 +96,11 @@ fn print_promotion(context: &Context, report: &PromotionReport) -> anyhow::Resul
             format!("not promoted to {}: a gate is not met", report.to_ring)
         }
     };
-    println!(
+    outln!(
         "{} from {}: {summary} ({})",
-        report.intent_id, report.from_ring, report.promote_id
+        report.intent_id,
+        report.from_ring,
+        report.promote_id
     );
     if let Some(gates) = &report.gates {
         print_gates(gates);
@@ -137,16 +139,21 @@ async fn gates(
     ring: Ring,
 ) -> Result<Completion, CommandError> {
     let reports = promoter.evaluate_ring(ring).await.map_err(classify)?;
+    let all_met = reports.iter().all(GateReport::all_met);
     if context.output == OutputFormat::Json {
         output::print_json(&reports).map_err(failed)?;
     } else if reports.is_empty() {
-        println!("ring {ring} has no approved intents to evaluate");
+        outln!("ring {ring} has no approved intents to evaluate");
     } else {
         for report in &reports {
             print_gates(report);
         }
     }
-    Ok(Completion::Done)
+    Ok(if all_met {
+        Completion::Done
+    } else {
+        Completion::Attention
+    })
 }
 
 fn thresholds(context: &Context, promoter: &Promoter) -> Result<Completion, CommandError> {

@@ -7,18 +7,27 @@ use ops_store::SystemClock;
 use rollback::{
     Rollback, RollbackConfig, RollbackError, RollbackPorts, RollbackReport, RunOptions, StepOutcome,
 };
+use tracing::Instrument;
 
 use crate::cli::RollbackArgs;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
 use crate::notifier::TerminalNotifier;
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs a rollback, or prints its plan.
 pub async fn run(context: &Context, arguments: RollbackArgs) -> Result<Completion, CommandError> {
+    // The rollback's own id is known once the plan reads it from the journal; until then the
+    // lines carry the deployment's id.
+    let span =
+        tracing::error_span!("rollback_command", intent_correlation_id = %arguments.correlation_id);
+    rollback(context, arguments).instrument(span).await
+}
+
+async fn rollback(context: &Context, arguments: RollbackArgs) -> Result<Completion, CommandError> {
     let store = Arc::new(context.open_store()?);
-    let trail = evidence::open(context).map_err(failed)?;
+    let trail = evidence::open(context)?;
     let execution_planes = context.execution_planes()?;
     let ports = RollbackPorts {
         control_plane: store.clone(),
@@ -91,7 +100,7 @@ fn print(context: &Context, report: &RollbackReport) -> anyhow::Result<()> {
         "rollback of"
     };
     let rings: Vec<String> = report.rings.iter().map(ToString::to_string).collect();
-    println!(
+    outln!(
         "{verb} {} {} ({}) in {} as {}; deadline {}",
         report.app_name,
         report.version,
@@ -123,7 +132,7 @@ fn print(context: &Context, report: &RollbackReport) -> anyhow::Result<()> {
             .iter()
             .map(ToString::to_string)
             .collect();
-        println!("marked RolledBack: {}", ids.join(", "));
+        outln!("marked RolledBack: {}", ids.join(", "));
     }
     Ok(())
 }

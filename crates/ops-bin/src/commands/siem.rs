@@ -9,7 +9,7 @@ use crate::cli::SiemCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, failed};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, outln};
 
 /// Runs a SIEM action.
 pub async fn run(context: &Context, command: SiemCommand) -> Result<Completion, CommandError> {
@@ -30,14 +30,14 @@ struct FlushOutput {
 }
 
 async fn flush(context: &Context) -> Result<Completion, CommandError> {
-    let trail = evidence::open_with(context, evidence::Delivery::Patient).map_err(failed)?;
+    let trail = evidence::open_with(context, evidence::Delivery::Patient)?;
     let Some(forwarder) = trail.forwarder() else {
         match context.output {
             OutputFormat::Json => {
                 output::print_json(&serde_json::json!({"sink": "none"})).map_err(failed)?
             }
             OutputFormat::Table => {
-                println!("no SIEM is configured: events stay in the local audit log")
+                outln!("no SIEM is configured: events stay in the local audit log")
             }
         }
         return Ok(Completion::Done);
@@ -72,16 +72,19 @@ async fn flush(context: &Context) -> Result<Completion, CommandError> {
     match context.output {
         OutputFormat::Json => output::print_json(&result).map_err(failed)?,
         OutputFormat::Table => {
-            println!(
+            outln!(
                 "delivered {} events to {sink} in {} batches; {} rejected, {} still spooled",
-                result.delivered, result.batches, result.rejected, result.pending
+                result.delivered,
+                result.batches,
+                result.rejected,
+                result.pending
             );
             for rejected in &report.rejected {
                 let event = rejected.event_id.map_or_else(
                     || "an unreadable spool file".to_owned(),
                     |id| format!("event {id}"),
                 );
-                println!(
+                outln!(
                     "rejected {event} ({}): {}",
                     rejected.path.display(),
                     rejected.reason
