@@ -118,22 +118,47 @@ pub fn load(path: Option<&Path>, environment: &BTreeMap<String, String>) -> anyh
         })
 }
 
-/// Reads an override's value: a TOML integer, float, boolean or quoted string when the text is
-/// one, else the text itself as a string. Quoting keeps a value such as `"123456"` a string.
+/// Reads an override's value: an integer, float or boolean written plainly (`30`, `-2`,
+/// `0.95`, `true`), a double-quoted TOML string, or else the text itself as a string. Other
+/// TOML spellings (`0x1F`, `1_000`, `+42`, a trailing comment) stay text, so a secret that
+/// happens to look like one is passed on unchanged.
 fn parse_scalar(text: &str) -> toml::Value {
-    let document = format!("value = {text}");
-    match document.parse::<toml::Table>() {
-        Ok(mut table) => match table.remove("value") {
-            Some(
-                value @ (toml::Value::Integer(_)
-                | toml::Value::Float(_)
-                | toml::Value::Boolean(_)
-                | toml::Value::String(_)),
-            ) => value,
-            _ => toml::Value::String(text.to_owned()),
-        },
-        Err(_) => toml::Value::String(text.to_owned()),
+    let is_plain_integer = {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        !digits.is_empty()
+            && digits.bytes().all(|byte| byte.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+    };
+    let is_plain_float = text
+        .strip_prefix('-')
+        .unwrap_or(text)
+        .split_once('.')
+        .is_some_and(|(whole, fraction)| {
+            !whole.is_empty()
+                && !fraction.is_empty()
+                && whole
+                    .bytes()
+                    .chain(fraction.bytes())
+                    .all(|byte| byte.is_ascii_digit())
+        });
+    let is_quoted = text.len() >= 2 && text.starts_with('"') && text.ends_with('"');
+
+    if is_plain_integer && let Ok(integer) = text.parse::<i64>() {
+        return toml::Value::Integer(integer);
     }
+    if is_plain_float && let Ok(float) = text.parse::<f64>() {
+        return toml::Value::Float(float);
+    }
+    if let Ok(boolean) = text.parse::<bool>() {
+        return toml::Value::Boolean(boolean);
+    }
+    if is_quoted
+        && let Ok(mut table) = format!("value = {text}").parse::<toml::Table>()
+        && let Some(value @ toml::Value::String(_)) = table.remove("value")
+    {
+        return value;
+    }
+    toml::Value::String(text.to_owned())
 }
 
 fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
@@ -220,6 +245,14 @@ mod tests {
             toml::Value::String("https://x.example".into())
         );
         assert_eq!(parse_scalar("a = b"), toml::Value::String("a = b".into()));
+        assert_eq!(parse_scalar("0.95"), toml::Value::Float(0.95));
+        for text in ["0x1F", "1_000", "+42", "123 # c", "00123", "1e3"] {
+            assert_eq!(
+                parse_scalar(text),
+                toml::Value::String(text.into()),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -118,6 +118,8 @@ impl RestClient {
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            // A redirect could carry credentials or a token request to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| request_error(&service, "build HTTP client", error))?;
         Ok(RestClient {
@@ -187,6 +189,22 @@ impl RestClient {
                 self.send_once(operation, method.clone(), url.clone(), &build)
             })
             .await
+    }
+
+    /// Sends a request once, without the retry policy, for calls that are not idempotent (a job
+    /// launch): a retry after a 5xx or a timeout could repeat what the first call already did.
+    /// A 401 still gets one fresh token, because the service rejected the call unseen.
+    pub async fn send_unretried<F>(
+        &self,
+        operation: &str,
+        method: Method,
+        url: Url,
+        build: F,
+    ) -> Result<Response, PortError>
+    where
+        F: Fn(RequestBuilder) -> RequestBuilder + Send + Sync,
+    {
+        self.send_once(operation, method, url, &build).await
     }
 
     /// Sends a GET and decodes the JSON body.

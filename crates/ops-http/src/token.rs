@@ -66,6 +66,8 @@ impl ClientCredentials {
         let service = service.into();
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // A redirect could carry credentials or a token request to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| request_error(&service, "build HTTP client", error))?;
         Ok(ClientCredentials {
@@ -310,6 +312,25 @@ mod tests {
         for text in [format!("{error:?}"), format!("{provider:?}")] {
             assert!(!text.contains(SECRET), "{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn redirect_is_not_followed_with_the_secret() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+            .respond_with(ResponseTemplate::new(307).insert_header("Location", "/elsewhere"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/elsewhere"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let provider = provider(&server, Arc::new(FakeClock::default())).await;
+        let error = provider.token().await.unwrap_err();
+        assert_eq!(error.to_string(), "Entra ID request token failed: HTTP 307");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use ops_core::CabApproval;
 use ops_core::intent::DeploymentStatus;
 use ops_core::{
@@ -267,16 +267,26 @@ fn optional_time(
 ) -> Result<Option<DateTime<Utc>>, FieldFailure> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text.trim())
-            .map(|time| Some(time.with_timezone(&Utc)))
-            .map_err(|error| {
-                fail(
+        Some(Value::String(text)) => {
+            let time = DateTime::parse_from_rfc3339(text.trim())
+                .map(|time| time.with_timezone(&Utc))
+                .map_err(|error| {
+                    fail(
+                        field,
+                        format!(
+                            "{text:?} is not an RFC 3339 time ({error}), as in 2026-11-30T08:00:00Z"
+                        ),
+                    )
+                })?;
+            // The store keeps RFC 3339 text, which has four-digit years only.
+            if !(1..=9999).contains(&time.year()) {
+                return Err(fail(
                     field,
-                    format!(
-                        "{text:?} is not an RFC 3339 time ({error}), as in 2026-11-30T08:00:00Z"
-                    ),
-                )
-            }),
+                    format!("{text:?} falls outside the years 1 to 9999 in UTC"),
+                ));
+            }
+            Ok(Some(time))
+        }
         Some(other) => Err(fail(
             field,
             format!(
@@ -389,12 +399,19 @@ fn parse_deployment(object: &Map<String, Value>) -> Result<Option<DeploymentStat
 fn optional_count(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, FieldFailure> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number.as_u64().map(Some).ok_or_else(|| {
-            fail(
-                field,
-                format!("is {number}, expected a whole number of devices, 0 or more"),
-            )
-        }),
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .filter(|count| i64::try_from(*count).is_ok())
+            .map(Some)
+            .ok_or_else(|| {
+                fail(
+                    field,
+                    format!(
+                        "is {number}, expected a whole number of devices from 0 to {}",
+                        i64::MAX
+                    ),
+                )
+            }),
         Some(other) => Err(fail(
             field,
             format!(
@@ -562,6 +579,22 @@ mod tests {
             IntentsFileError::Json { line, .. } => assert_eq!(line, 2),
             other => panic!("expected a JSON error, got {other}"),
         }
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let (_, field, message) = record_error(&with_second(
+            "2026-11-30T08:00:00Z",
+            "0000-01-01T00:00:00+23:59",
+        ));
+        assert_eq!(field, "deployed_at");
+        assert!(message.contains("1 to 9999"), "{message}");
+
+        let (_, field, _) = record_error(&with_second(
+            "\"devices_targeted\": 10",
+            "\"devices_targeted\": 18446744073709551615",
+        ));
+        assert_eq!(field, "devices_targeted");
     }
 
     #[test]

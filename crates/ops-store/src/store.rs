@@ -14,7 +14,7 @@ use ops_core::ports::{ControlPlane, HealthReport, Journal};
 use ops_core::{
     CabApproval, ConnectorKind, CorrelationId, DeploymentIntent, IntentStatus, PortError,
 };
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::{StoreError, migrations};
@@ -116,7 +116,7 @@ impl SqliteStore {
     ) -> Result<ImportSummary, E> {
         let mut connection = self.lock();
         let transaction = connection
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::query("starting the import"))?;
         let mut summary = ImportSummary::default();
 
@@ -457,7 +457,7 @@ impl ControlPlane for SqliteStore {
         let now = Utc::now();
         let mut connection = self.lock();
         let transaction = connection
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::query("starting a status update"))?;
         let changed = transaction
             .execute(
@@ -494,9 +494,30 @@ impl ControlPlane for SqliteStore {
         let now = Utc::now();
         let mut connection = self.lock();
         let transaction = connection
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::query("starting a submission"))?;
         if select_intent(&transaction, &intent.correlation_id)?.is_some() {
+            return Ok(SubmitOutcome::AlreadyExists);
+        }
+        // One approved intent per application, version and ring: a second submission of the
+        // same deployment, such as two promotions racing, is refused whatever its id.
+        let approved: Vec<String> = IntentStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_approved())
+            .map(|status| format!("'{}'", status.name()))
+            .collect();
+        let duplicate_sql = format!(
+            "SELECT COUNT(*) FROM intents WHERE application_id = ?1 AND version = ?2 AND ring = ?3 AND status IN ({})",
+            approved.join(", ")
+        );
+        let duplicates: i64 = transaction
+            .query_row(
+                &duplicate_sql,
+                params![intent.application_id, intent.version, intent.ring.name()],
+                |row| row.get(0),
+            )
+            .map_err(StoreError::query("checking for the same deployment"))?;
+        if duplicates > 0 && intent.status.is_approved() {
             return Ok(SubmitOutcome::AlreadyExists);
         }
         insert_intent(&transaction, intent, now)?;

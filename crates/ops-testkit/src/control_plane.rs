@@ -102,7 +102,14 @@ impl ControlPlane for FakeControlPlane {
     async fn submit(&self, intent: &DeploymentIntent) -> PortResult<SubmitOutcome> {
         self.failures.next("control plane", "submit intent")?;
         let mut intents = lock(&self.intents);
-        if intents.contains_key(&intent.correlation_id) {
+        let same_deployment = intents.values().any(|stored| {
+            stored.status.is_approved()
+                && intent.status.is_approved()
+                && stored.application_id == intent.application_id
+                && stored.version == intent.version
+                && stored.ring == intent.ring
+        });
+        if intents.contains_key(&intent.correlation_id) || same_deployment {
             return Ok(SubmitOutcome::AlreadyExists);
         }
         intents.insert(intent.correlation_id.clone(), intent.clone());

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use ops_core::audit::{AuditEvent, AuditEventType, Outcome};
-use ops_core::ports::control_plane::IntentFilter;
+use ops_core::ports::control_plane::{IntentFilter, SubmitOutcome};
 use ops_core::ports::journal::StepState;
 use ops_core::{CorrelationId, DeploymentIntent, IntentStatus, Ring};
 use serde::Serialize;
@@ -206,7 +206,21 @@ impl Promotion<'_> {
             return Ok(self.report(Some(gates), outcome));
         }
 
-        self.submit(&intent, &gates, now).await?;
+        let submitted = self.submit(&intent, &gates, now).await?;
+        if submitted == SubmitOutcome::AlreadyExists {
+            // Another run promoted the same deployment between the check above and the submit;
+            // the store kept its intent and refused this one.
+            let intents = self.promoter.list_intents(IntentFilter::default()).await?;
+            if let Some(existing) = intents.iter().find(|candidate| {
+                candidate.ring == self.to_ring
+                    && crate::same_application_version(candidate, &intent)
+            }) {
+                let outcome = PromotionOutcome::AlreadyPromoted {
+                    intent_id: existing.correlation_id.clone(),
+                };
+                return Ok(self.report(Some(gates), outcome));
+            }
+        }
         let outcome = PromotionOutcome::Submitted {
             intent_id: self.promote_id.clone(),
         };
@@ -263,7 +277,7 @@ impl Promotion<'_> {
         intent: &DeploymentIntent,
         gates: &GateReport,
         now: DateTime<Utc>,
-    ) -> Result<(), RingsError> {
+    ) -> Result<SubmitOutcome, RingsError> {
         if !self.id_recorded {
             self.record_id(StepState::Started).await?;
         }
@@ -295,7 +309,7 @@ impl Promotion<'_> {
             })?;
         self.record_id(StepState::Succeeded).await?;
         tracing::info!(submit_outcome = ?outcome, "promotion submitted");
-        Ok(())
+        Ok(outcome)
     }
 
     async fn record_id(&self, state: StepState) -> Result<(), RingsError> {

@@ -22,6 +22,8 @@ pub(crate) fn client(sink: &'static str, timeout: Duration) -> Result<reqwest::C
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
+        // A redirect could carry credentials or a token request to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|source| SiemError::HttpClient { sink, source })
 }

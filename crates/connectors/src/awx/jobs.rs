@@ -82,9 +82,11 @@ impl AwxPlane {
             },
         });
         let operation = "launch job";
+        // A launch is not idempotent: a 5xx or a timeout may come after the controller started
+        // the job, so this call is sent once and the rollback's own retry decides what follows.
         let response = self
             .client
-            .send(operation, Method::POST, launch_url, |builder| {
+            .send_unretried(operation, Method::POST, launch_url, |builder| {
                 builder.json(&body)
             })
             .await

@@ -59,6 +59,8 @@ impl UserTokens {
     ) -> Result<UserTokens, PortError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // A redirect could carry credentials or a token request to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| request_error(SERVICE, "build HTTP client", error))?;
         let url = |path: &str| {

@@ -30,7 +30,8 @@ impl IntentFilter {
 pub enum SubmitOutcome {
     /// The intent was new and is now stored.
     Created,
-    /// An intent with the same correlation id was already stored; nothing changed.
+    /// An intent with the same correlation id, or an approved one for the same application,
+    /// version and ring, was already stored; nothing changed.
     AlreadyExists,
 }
 
@@ -67,8 +68,9 @@ pub trait ControlPlane: Send + Sync {
     /// nothing was reported yet.
     async fn deployment_status(&self, id: &CorrelationId) -> PortResult<Option<DeploymentStatus>>;
 
-    /// Stores a new intent. Submitting an intent whose correlation id is already stored changes
-    /// nothing and returns [`SubmitOutcome::AlreadyExists`].
+    /// Stores a new intent. Submitting an intent whose correlation id is already stored, or an
+    /// approved intent for an application, version and ring that already have an approved
+    /// intent, changes nothing and returns [`SubmitOutcome::AlreadyExists`].
     async fn submit(&self, intent: &DeploymentIntent) -> PortResult<SubmitOutcome>;
 
     /// Checks that the control plane answers.
