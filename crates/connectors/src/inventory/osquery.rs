@@ -178,6 +178,48 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
     Ok(true)
 }
 
+impl<'a> Row<'a> {
+    /// Sets a column by name, as deserializing would; columns the reader does not use are
+    /// ignored. Returns false when a used column was already set.
+    pub(crate) fn set_column(&mut self, column: &str, value: Text<'a>) -> bool {
+        let text = match column {
+            "name" => &mut self.name,
+            "version" => &mut self.version,
+            "release" => &mut self.release,
+            "epoch" => &mut self.epoch,
+            "bundle_short_version" => &mut self.bundle_short_version,
+            "bundle_version" => &mut self.bundle_version,
+            "display_name" => &mut self.display_name,
+            "bundle_name" => &mut self.bundle_name,
+            _ => {
+                let marker = match column {
+                    "bundle_identifier" => &mut self.bundle_identifier,
+                    "bundle_executable" => &mut self.bundle_executable,
+                    "bundle_package_type" => &mut self.bundle_package_type,
+                    "base_uri" => &mut self.base_uri,
+                    "sha1" => &mut self.sha1,
+                    "maintainer" => &mut self.maintainer,
+                    "revision" => &mut self.revision,
+                    "admindir" => &mut self.admindir,
+                    "section" => &mut self.section,
+                    "priority" => &mut self.priority,
+                    "arch" => &mut self.arch,
+                    "major" => &mut self.major,
+                    "codename" => &mut self.codename,
+                    "identifying_number" => &mut self.identifying_number,
+                    "uninstall_string" => &mut self.uninstall_string,
+                    "install_source" => &mut self.install_source,
+                    "install_location" => &mut self.install_location,
+                    "install_date" => &mut self.install_date,
+                    _ => return true,
+                };
+                return !std::mem::replace(marker, true);
+            }
+        };
+        text.replace(value).is_none()
+    }
+}
+
 impl Row<'_> {
     /// Returns the software table the row comes from, by the rules in the module docs.
     fn table(&self, query: Option<&str>) -> Option<Table> {

@@ -17,6 +17,8 @@ use std::thread;
 use ops_core::Inventory;
 use serde::Deserialize;
 
+mod fast;
+
 use super::{EXPECTED_LINE, Row, SkipReason, Software};
 use crate::inventory::json::Text;
 use crate::inventory::{InventoryError, Progress, ReadSummary, SkippedRows, UTF8_BOM};
@@ -31,7 +33,7 @@ const BUFFER_BYTES: usize = 8 << 20;
 type AppCounts<'a> = HashMap<Software<'a>, u64>;
 
 /// One line of a results log. Unknown fields are skipped.
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct LogLine<'a> {
     #[serde(borrow, default, rename = "hostIdentifier")]
     host_identifier: Option<Text<'a>>,
@@ -52,7 +54,7 @@ struct LogLine<'a> {
 }
 
 /// The rows of a batch-format line.
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct DiffResults<'a> {
     #[serde(borrow, default)]
     added: Option<Vec<Row<'a>>>,
@@ -290,8 +292,12 @@ fn count_lines(
         }
         let text =
             std::str::from_utf8(line).map_err(|error| WorkerError::Utf8(line_offset, error))?;
-        let parsed: LogLine<'_> =
-            serde_json::from_str(text).map_err(|error| WorkerError::Json(line_offset, error))?;
+        let parsed: LogLine<'_> = match fast::parse(text) {
+            Some(parsed) => parsed,
+            None => {
+                serde_json::from_str(text).map_err(|error| WorkerError::Json(line_offset, error))?
+            }
+        };
         count_line(parsed, line_offset, &mut apps, counts)?;
     }
     for (software, devices) in apps {
@@ -422,5 +428,58 @@ fn merge(all: Vec<Counts>, inventory: &mut Inventory, bytes: u64) -> ReadSummary
         bytes,
         devices,
         skipped,
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// Lines the fast path must read exactly as `serde_json` does.
+    const AGREEING: [&str; 5] = [
+        r#"{"name":"pack_inventory_deb_packages","hostIdentifier":"h1","calendarTime":"Fri Dec  4 21:00:00 2026 UTC","unixTime":1796418000,"epoch":0,"counter":1,"numerics":false,"decorations":{"host_uuid":"u-1","hostname":"h1"},"columns":{"name":"curl","version":"7.88.1-10","arch":"amd64","revision":"10"},"action":"added"}"#,
+        r#"{"name":"q","hostIdentifier":"h2","columns":{"name":"Slack","bundle_short_version":"4.36","bundle_identifier":"com.tinyspeck.slackmacgap"},"action":"removed"}"#,
+        r#" { "hostIdentifier" : "h3" , "columns" : { } , "action" : "added" } "#,
+        r#"{"hostname":"old-host","columns":{"name":"rpm-x","version":"1.0","release":"3.el9","epoch":"2"},"action":"added","decorations":{}}"#,
+        r#"{"name":"programs","hostIdentifier":"w1","epoch":-1.5e3,"numerics":true,"columns":{"name":"7-Zip 23.01 (x64)","version":"23.01","install_location":"C:/Program Files/7-Zip"},"action":"added"}"#,
+    ];
+
+    /// Lines the fast path must leave to `serde_json`.
+    const DECLINED: [&str; 9] = [
+        r#"{"hostIdentifier":"h1","columns":{"name":"caf\u00e9","version":"1"},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","snapshot":[{"name":"a","version":"1"}],"action":"snapshot"}"#,
+        r#"{"hostIdentifier":"h1","columns":{"name":"a","version":1},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","columns":{"name":"a","name":"b"},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","hostIdentifier":"h2","columns":{},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","decorations":{"nested":{"x":"y"}},"columns":{},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","counter":12x,"columns":{},"action":"added"}"#,
+        r#"{"hostIdentifier":"h1","columns":{},"action":"added"} trailing"#,
+        "{\"hostIdentifier\":\"h\t1\",\"columns\":{},\"action\":\"added\"}",
+    ];
+
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        for line in AGREEING {
+            let fast = fast::parse(line).unwrap_or_else(|| panic!("fast path declined {line}"));
+            let general: LogLine<'_> = serde_json::from_str(line).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{line}");
+        }
+    }
+
+    #[test]
+    fn numbers_follow_json_grammar() {
+        for valid in ["0", "-0", "12", "-1.5e3", "2E+10", "0.25", "7e-2"] {
+            assert!(fast::is_json_number(valid.as_bytes()), "{valid}");
+        }
+        for invalid in ["", "-", "01", "1.", ".5", "1e", "1.2.3", "12x", "+1", "1e+"] {
+            assert!(!fast::is_json_number(invalid.as_bytes()), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn fast_path_declines_what_it_cannot_decide() {
+        for line in DECLINED {
+            assert!(fast::parse(line).is_none(), "fast path accepted {line}");
+        }
     }
 }
