@@ -29,8 +29,13 @@ const MIN_RANGE_BYTES: u64 = 1 << 20;
 /// Size of each worker's read buffer. It grows for lines longer than this.
 const BUFFER_BYTES: usize = 8 << 20;
 
+/// The hasher of the per-row maps. foldhash is faster than the standard SipHash on these short
+/// keys (the drift benchmark went from 0.83 s to 0.75 s), and its per-process random seed keeps
+/// precomputed collisions out.
+type FastHash = foldhash::fast::RandomState;
+
 /// Devices per application in one buffer, keyed by text borrowed from the buffer.
-type AppCounts<'a> = HashMap<Software<'a>, u64>;
+type AppCounts<'a> = HashMap<Software<'a>, u64, FastHash>;
 
 /// One line of a results log. Unknown fields are skipped.
 #[derive(Debug, Default, Deserialize)]
@@ -75,7 +80,7 @@ enum WorkerError {
 #[derive(Default)]
 struct Counts {
     inventory: Inventory,
-    hosts: HashSet<String>,
+    hosts: HashSet<String, FastHash>,
     /// The host of the last line with software rows, to skip repeated set lookups.
     last_host: String,
     rows: u64,
