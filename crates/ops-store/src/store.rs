@@ -50,6 +50,10 @@ pub struct ImportSummary {
     /// Intents the store has as RolledBack, which an import never revives. Their correlation
     /// ids, so the operator can see which.
     pub kept_rolled_back: Vec<String>,
+    /// New intents that approve an application version already rolled back in the same ring,
+    /// by correlation id. They are imported, because a new intent is a new decision, but the
+    /// operator is told.
+    pub approves_rolled_back_version: Vec<String>,
 }
 
 const INTENT_COLUMNS: &str = "correlation_id, application_id, app_name, version, ring, platform, version_scheme, \
@@ -124,6 +128,11 @@ impl SqliteStore {
             let stored = select_intent(&transaction, &intent.correlation_id)?;
             match stored {
                 None => {
+                    if intent.status.is_approved() && was_rolled_back(&transaction, intent)? {
+                        summary
+                            .approves_rolled_back_version
+                            .push(intent.correlation_id.to_string());
+                    }
                     insert_intent(&transaction, intent, now)?;
                     record_event(
                         &transaction,
@@ -224,6 +233,24 @@ fn select_intent(
         .optional()
         .map_err(StoreError::query("reading an intent"))?;
     raw.map(RawIntent::into_intent).transpose()
+}
+
+/// Returns true when the store has a RolledBack intent for the same application, version and
+/// ring as `intent`.
+fn was_rolled_back(connection: &Connection, intent: &DeploymentIntent) -> Result<bool, StoreError> {
+    let count: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM intents WHERE application_id = ?1 AND version = ?2 AND ring = ?3 AND status = ?4",
+            params![
+                intent.application_id,
+                intent.version,
+                intent.ring.name(),
+                IntentStatus::RolledBack.name()
+            ],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::query("checking for a rolled-back version"))?;
+    Ok(count > 0)
 }
 
 fn intent_values(intent: &DeploymentIntent) -> [Box<dyn rusqlite::ToSql + '_>; 16] {

@@ -395,3 +395,20 @@ async fn risk_and_cab_approval_round_trip() {
     let error = intents_file::parse(half.as_bytes(), Path::new("risky.json")).unwrap_err();
     assert!(error.to_string().contains("cab_approved_at"), "{error}");
 }
+
+#[tokio::test]
+async fn new_intent_for_rolled_back_version_is_flagged() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(directory.path()).unwrap();
+    import(&store, &intents());
+    store
+        .update_status(&id("deploy-1"), IntentStatus::RolledBack)
+        .await
+        .unwrap();
+
+    let mut again = intents().remove(0);
+    again.correlation_id = id("deploy-1-again");
+    let summary = import(&store, &[again]);
+    assert_eq!(summary.created, 1);
+    assert_eq!(summary.approves_rolled_back_version, ["deploy-1-again"]);
+}

@@ -85,6 +85,12 @@ async fn import(
         dry_run,
         "imported intents"
     );
+    for id in &summary.approves_rolled_back_version {
+        tracing::warn!(
+            intent = %id,
+            "new intent approves a version that was rolled back in the same ring; check that the fix is in it"
+        );
+    }
     for id in &summary.kept_rolled_back {
         tracing::warn!(intent = %id, "intent is rolled back in the state store; the import did not revive it");
     }
