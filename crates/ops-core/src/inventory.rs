@@ -133,6 +133,14 @@ impl Inventory {
     pub fn device_count(&self) -> usize {
         self.devices.len()
     }
+
+    /// Returns the platforms with at least one application, without copying the entries.
+    pub fn platforms(&self) -> impl Iterator<Item = Platform> + '_ {
+        self.apps
+            .iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(platform, _)| *platform)
+    }
 }
 
 impl FromIterator<DeployedApp> for Inventory {
@@ -189,5 +197,6 @@ mod tests {
         assert_eq!(apps[0].devices, 5);
         assert_eq!(left.device_count(), 2);
         assert_eq!(left.rows(), 3);
+        assert_eq!(left.platforms().collect::<Vec<_>>(), [Platform::Windows]);
     }
 }

@@ -137,7 +137,7 @@ fn covered_platforms(sources: &[InventorySource], inventory: &Inventory) -> BTre
     for source in sources {
         match source.format.platforms() {
             Some(platforms) => covered.extend(platforms.iter().copied()),
-            None => covered.extend(inventory.apps().iter().map(|app| app.platform)),
+            None => covered.extend(inventory.platforms()),
         }
     }
     covered
