@@ -64,7 +64,7 @@ pub fn detect(ring: Ring, intents: &[DeploymentIntent], inventory: &Inventory) -
             .expected
             .iter()
             .max_by(|left, right| left.version.cmp(&right.version))
-            .expect("an approved entry holds at least one intent");
+            .expect("an approved entry contains at least one intent");
         let scheme = highest.version.scheme();
         let actual = match Version::parse(scheme, &app.version) {
             Ok(actual) => actual,

@@ -100,7 +100,8 @@ fn other_version_is_version_drift() {
         ("120.0.6099.130", "119.0.6045.200")
     );
     assert!(!drift.newer);
-    assert!(report.missing.is_empty() && report.unauthorized.is_empty());
+    assert!(report.missing.is_empty(), "{report:?}");
+    assert!(report.unauthorized.is_empty(), "{report:?}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! A client-side rate limit, so that a caller stays under a service's allowed rate instead of
-//! learning it from HTTP 429 answers.
+//! learning it from HTTP 429 responses.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,7 +32,7 @@ impl RateLimiter {
         }
     }
 
-    /// Returns the pause before a call at `now` may go, reserving its slot when the answer is
+    /// Returns the pause before a call at `now` may go, reserving its slot when the pause is
     /// zero.
     pub fn reserve(&self, now: DateTime<Utc>) -> Duration {
         let mut next_arrival = self

@@ -39,7 +39,7 @@ impl RetryPolicy {
     ///
     /// Without a Retry-After the backoff doubles from `initial_delay` up to `max_delay`, and the
     /// pause is drawn uniformly from the upper half of it ("equal jitter"), so that clients failing
-    /// together do not retry together. A Retry-After replaces the backoff: the service knows best.
+    /// together do not retry together. A Retry-After replaces the backoff, because the service is the one that is overloaded.
     pub fn delay(
         &self,
         attempt: u32,
@@ -216,7 +216,8 @@ mod tests {
         let pauses = clock.pauses.lock().unwrap().clone();
         assert_eq!(pauses.len(), 2);
         assert_eq!(pauses[0], Duration::from_secs(3));
-        assert!(pauses[1] >= Duration::from_secs(1) && pauses[1] <= Duration::from_secs(2));
+        assert!(pauses[1] >= Duration::from_secs(1), "{:?}", pauses[1]);
+        assert!(pauses[1] <= Duration::from_secs(2), "{:?}", pauses[1]);
     }
 
     #[tokio::test]

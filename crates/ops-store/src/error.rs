@@ -36,7 +36,7 @@ pub enum StoreError {
         path: PathBuf,
         /// The schema version found.
         found: i64,
-        /// The newest schema version this build knows.
+        /// The newest schema version this build supports.
         supported: i64,
     },
     /// A migration failed; the transaction was rolled back and the schema is unchanged.

@@ -52,7 +52,7 @@ pub struct ImportSummary {
     pub kept_rolled_back: Vec<String>,
     /// New intents that approve an application version already rolled back in the same ring,
     /// by correlation id. They are imported, because a new intent is a new decision, but the
-    /// operator is told.
+    /// operator is warned.
     pub approves_rolled_back_version: Vec<String>,
 }
 
@@ -108,7 +108,7 @@ impl SqliteStore {
     /// has as RolledBack keeps that status and its values: the version it names was pulled,
     /// and only a new intent with a new correlation id may bring it back.
     ///
-    /// `before_commit` sees the summary while the transaction is still open; when it fails,
+    /// `before_commit` receives the summary while the transaction is still open; when it fails,
     /// nothing is stored and its error is returned. The CLI records the audit event there, so
     /// an import whose evidence cannot be written does not happen.
     pub fn import<E: From<StoreError>>(

@@ -1,4 +1,4 @@
-//! A clock that moves only when told to, or when slept on.
+//! A clock that moves only when advanced, or when slept on.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,7 +39,7 @@ impl FakeClock {
 }
 
 impl Default for FakeClock {
-    /// A clock at 2026-01-01T00:00:00Z.
+    /// Creates a clock at 2026-01-01T00:00:00Z.
     fn default() -> FakeClock {
         FakeClock::at(DateTime::from_timestamp(1_767_225_600, 0).expect("valid timestamp"))
     }

@@ -73,7 +73,7 @@ pub trait ControlPlane: Send + Sync {
     /// intent, changes nothing and returns [`SubmitOutcome::AlreadyExists`].
     async fn submit(&self, intent: &DeploymentIntent) -> PortResult<SubmitOutcome>;
 
-    /// Checks that the control plane answers.
+    /// Checks that the control plane responds.
     async fn health(&self) -> PortResult<HealthReport>;
 
     /// Returns the event store and evidence store counts.

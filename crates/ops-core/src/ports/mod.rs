@@ -3,7 +3,7 @@
 //! Each trait's documentation is its contract: what must be idempotent, what must be durable
 //! and which errors a caller should expect. Adapters implement them at the edge of the system
 //! (`ops-store` for the embedded SQLite control plane, `connectors` for execution planes,
-//! `siem` for the audit trail) and the `ops-testkit` crate holds an in-memory fake of each.
+//! `siem` for the audit trail) and the `ops-testkit` crate contains an in-memory fake of each.
 //!
 //! All traits are object safe and `Send + Sync`, so `ops-bin` can wire them as
 //! `Arc<dyn Trait>`.
@@ -38,12 +38,12 @@ pub use notifier::{Notification, Notifier};
 pub use secrets::{Secret, SecretStore};
 pub use ticketing::{TicketRequest, Ticketing};
 
-/// The answer of a health check.
+/// The result of a health check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthReport {
-    /// True when the service answered as expected.
+    /// True when the service responded as expected.
     pub healthy: bool,
-    /// Time from request to answer.
+    /// Time from request to response.
     #[serde(with = "duration_millis")]
     pub latency: Duration,
     /// A short description, such as the HTTP status or the version the service reported.
