@@ -491,6 +491,29 @@ fn osquery_large_log_counts_each_line_once() {
     assert!(reports.load(Ordering::Relaxed) >= 1);
 }
 
+/// A line longer than the reader's buffer (a host with a huge decoration) is read whole.
+#[test]
+fn osquery_line_longer_than_the_read_buffer() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("results.log");
+    let line = |host: &str, pad: usize| {
+        format!(
+            "{{\"name\":\"pack_inventory_deb_packages\",\"hostIdentifier\":\"{host}\",\"decorations\":{{\"note\":\"{}\"}},\"columns\":{{\"name\":\"curl\",\"version\":\"7.88.1-10\",\"arch\":\"amd64\"}},\"action\":\"added\"}}\n",
+            "n".repeat(pad)
+        )
+    };
+    let text = [line("a", 10), line("b", 3 << 20), line("c", 10)].concat();
+    std::fs::write(&path, &text).unwrap();
+
+    let (inventory, summary) = try_read(InventoryFormat::Osquery, &path).unwrap();
+    assert_eq!(summary.rows, 3);
+    assert_eq!(summary.devices, 3);
+    assert_eq!(
+        devices(&inventory, Platform::Debian, "curl", "7.88.1-10"),
+        Some(3)
+    );
+}
+
 #[test]
 fn osquery_error_line_counts_from_file_start() {
     let directory = tempfile::tempdir().unwrap();

@@ -52,10 +52,10 @@
 //!   `bundle_short_version` (`CFBundleShortVersionString`), or `bundle_version` when that is
 //!   empty. Platform macOS.
 //!
-//! A results log is parsed on all available cores: the file is read into memory, split at
-//! line boundaries into one chunk per core, and each chunk is aggregated into counts keyed by
-//! text borrowed from the file, so memory beyond the file grows with distinct applications and
-//! hosts, not with rows.
+//! A results log is parsed on all available cores: the file is split into one byte range per
+//! core, each range is read through a small reused buffer, and its rows are counted per
+//! distinct application, so memory grows with distinct applications and hosts, not with rows
+//! or with the size of the file.
 
 mod aggregate;
 
@@ -102,7 +102,7 @@ fn read_array(
         .map_err(|source| InventoryError::json(path, 1, EXPECTED_ARRAY, source))?;
     let mut collector = Collector::new();
     collector.add_device(&path.display().to_string());
-    for row in rows {
+    for row in &rows {
         match Software::from_row(row, None) {
             Ok(software) => {
                 let version = software.version_text();
@@ -281,6 +281,14 @@ pub(crate) enum Table {
 }
 
 impl Table {
+    /// Every table, in declaration order, so `ALL[table as usize] == table`.
+    pub(crate) const ALL: [Table; 4] = [
+        Table::Programs,
+        Table::DebPackages,
+        Table::RpmPackages,
+        Table::Apps,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Table::Programs => "programs",
@@ -338,26 +346,27 @@ impl SkipReason {
 
 impl<'a> Software<'a> {
     /// Reads the application in `row`, using the query name to tell ambiguous rows apart.
-    pub(crate) fn from_row(row: Row<'a>, query: Option<&str>) -> Result<Software<'a>, SkipReason> {
+    pub(crate) fn from_row(
+        row: &'a Row<'_>,
+        query: Option<&str>,
+    ) -> Result<Software<'a>, SkipReason> {
         let table = row.table(query).ok_or(SkipReason::OtherTable)?;
-        let take = |text: Option<Text<'a>>| text.map(|text| text.0).unwrap_or_default();
+        let text = |text: &'a Option<Text<'_>>| text.as_ref().map_or("", Text::as_str);
         let non_empty =
-            |text: Option<Text<'a>>| text.filter(|text| !text.as_str().trim().is_empty());
+            |field: &'a Option<Text<'_>>| Some(text(field)).filter(|text| !text.trim().is_empty());
         let (name, version) = match table {
             Table::Apps => {
-                let name = non_empty(row.name)
-                    .map(|text| strip_app(text.0))
-                    .or_else(|| non_empty(row.display_name).map(|text| text.0))
-                    .or_else(|| non_empty(row.bundle_name).map(|text| text.0))
+                let name = non_empty(&row.name)
+                    .map(strip_app_suffix)
+                    .or_else(|| non_empty(&row.display_name))
+                    .or_else(|| non_empty(&row.bundle_name))
                     .unwrap_or_default();
-                let version = non_empty(row.bundle_short_version)
-                    .or(row.bundle_version)
-                    .map(|text| text.0)
-                    .unwrap_or_default();
+                let version = non_empty(&row.bundle_short_version)
+                    .unwrap_or_else(|| text(&row.bundle_version));
                 (name, version)
             }
             Table::Programs | Table::DebPackages | Table::RpmPackages => {
-                (take(row.name), take(row.version))
+                (text(&row.name), text(&row.version))
             }
         };
         if name.trim().is_empty() {
@@ -367,15 +376,15 @@ impl<'a> Software<'a> {
             return Err(SkipReason::EmptyVersion);
         }
         let (epoch, release) = match table {
-            Table::RpmPackages => (take(row.epoch), take(row.release)),
-            Table::Programs | Table::DebPackages | Table::Apps => (Cow::default(), Cow::default()),
+            Table::RpmPackages => (text(&row.epoch), text(&row.release)),
+            Table::Programs | Table::DebPackages | Table::Apps => ("", ""),
         };
         Ok(Software {
             table,
-            name,
-            version,
-            epoch,
-            release,
+            name: Cow::Borrowed(name),
+            version: Cow::Borrowed(version),
+            epoch: Cow::Borrowed(epoch),
+            release: Cow::Borrowed(release),
         })
     }
 
@@ -387,13 +396,5 @@ impl<'a> Software<'a> {
             }
             Table::Programs | Table::DebPackages | Table::Apps => Cow::Borrowed(&self.version),
         }
-    }
-}
-
-/// Returns a bundle folder name without `.app`, borrowing when the input borrows.
-fn strip_app(name: Cow<'_, str>) -> Cow<'_, str> {
-    match name {
-        Cow::Borrowed(text) => Cow::Borrowed(strip_app_suffix(text)),
-        Cow::Owned(text) => Cow::Owned(strip_app_suffix(&text).to_owned()),
     }
 }

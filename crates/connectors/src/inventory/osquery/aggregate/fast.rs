@@ -17,8 +17,10 @@ use super::LogLine;
 use crate::inventory::json::Text;
 use crate::inventory::osquery::Row;
 
-/// Reads an event line of plain strings, or returns `None` for the general parser.
-pub(super) fn parse(text: &str) -> Option<LogLine<'_>> {
+/// Reads an event line of plain strings into `line`, which must be empty, or returns `None`
+/// for the general parser. Filling the caller's line rather than returning one saves copying
+/// it, which showed in profiles.
+pub(super) fn parse<'a>(text: &'a str, line: &mut LogLine<'a>) -> Option<()> {
     let bytes = text.as_bytes();
     let has_escape_or_control = memchr::memchr(b'\\', bytes).is_some();
     if has_escape_or_control {
@@ -26,11 +28,10 @@ pub(super) fn parse(text: &str) -> Option<LogLine<'_>> {
     }
 
     let mut scanner = Scanner { text, at: 0 };
-    let mut line = LogLine::default();
     scanner.expect(b'{')?;
     if scanner.peek()? == b'}' {
         scanner.at += 1;
-        return scanner.finish(line);
+        return scanner.finish();
     }
     loop {
         let key = scanner.string()?;
@@ -56,7 +57,7 @@ pub(super) fn parse(text: &str) -> Option<LogLine<'_>> {
                 if line.columns.is_some() {
                     return None;
                 }
-                line.columns = Some(scanner.columns()?);
+                scanner.columns(line.columns.insert(Row::default()))?;
             }
             b'{' => {
                 if matches!(
@@ -85,7 +86,7 @@ pub(super) fn parse(text: &str) -> Option<LogLine<'_>> {
         }
         match scanner.next()? {
             b',' => continue,
-            b'}' => return scanner.finish(line),
+            b'}' => return scanner.finish(),
             _ => return None,
         }
     }
@@ -121,6 +122,41 @@ pub(super) fn is_json_number(text: &[u8]) -> bool {
         rest = &after_sign[exponent..];
     }
     rest.is_empty()
+}
+
+/// Returns the index of the first `"` in `bytes`, or `None` when there is none or a control
+/// character, which JSON forbids in strings, comes first.
+///
+/// Strings here are short, so a call to `memchr` per string costs more than the search. This
+/// reads eight bytes at a time and flags quotes and control characters in one pass: a byte of
+/// `word ^ QUOTES` is zero at a quote, and subtracting one from each byte sets the high bit of
+/// a zero byte; subtracting `0x20` sets it for a byte below `0x20`. Borrows only run upward,
+/// so the lowest flagged byte is always a real match.
+pub(super) fn closing_quote(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const SPACES: u64 = u64::from_le_bytes([0x20; 8]);
+
+    let is_quote = |index: usize| (bytes[index] == b'"').then_some(index);
+    let mut chunks = bytes.chunks_exact(8);
+    for (number, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let quotes = word ^ QUOTES;
+        let flagged = ((quotes.wrapping_sub(ONES) & !quotes) | (word.wrapping_sub(SPACES) & !word))
+            & HIGH_BITS;
+        if flagged != 0 {
+            return is_quote(number * 8 + (flagged.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = bytes.len() - chunks.remainder().len();
+    let found = chunks
+        .remainder()
+        .iter()
+        .position(|&byte| byte == b'"' || byte < 0x20)?;
+    is_quote(tail + found)
 }
 
 fn borrowed(value: &str) -> Text<'_> {
@@ -167,18 +203,9 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let length = memchr::memchr(b'"', &self.bytes()[start..])?;
-        let content = &self.text[start..start + length];
-        // JSON forbids raw control characters in strings. The check folds without branching,
-        // so the compiler can vectorize it.
-        let has_control = content
-            .bytes()
-            .fold(false, |found, byte| found | (byte < 0x20));
-        if has_control {
-            return None;
-        }
+        let length = closing_quote(&self.bytes()[start..])?;
         self.at = start + length + 1;
-        Some(content)
+        Some(&self.text[start..start + length])
     }
 
     /// Reads a number, `true`, `false` or `null`.
@@ -224,13 +251,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads a `columns` object whose values are all strings.
-    fn columns(&mut self) -> Option<Row<'a>> {
-        let mut row = Row::default();
+    /// Reads a `columns` object whose values are all strings into `row`.
+    fn columns(&mut self, row: &mut Row<'a>) -> Option<()> {
         self.expect(b'{')?;
         if self.peek()? == b'}' {
             self.at += 1;
-            return Some(row);
+            return Some(());
         }
         loop {
             let key = self.string()?;
@@ -245,14 +271,14 @@ impl<'a> Scanner<'a> {
             }
             match self.next()? {
                 b',' => continue,
-                b'}' => return Some(row),
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
     }
 
-    fn finish(mut self, line: LogLine<'a>) -> Option<LogLine<'a>> {
+    fn finish(mut self) -> Option<()> {
         self.skip_whitespace();
-        (self.at == self.text.len()).then_some(line)
+        (self.at == self.text.len()).then_some(())
     }
 }
