@@ -21,12 +21,15 @@ use crate::inventory::osquery::Row;
 /// for the general parser. Filling the caller's line rather than returning one saves copying
 /// it, which showed in profiles.
 pub(super) fn parse<'a>(text: &'a str, line: &mut LogLine<'a>) -> Option<()> {
-    let bytes = text.as_bytes();
-    let has_escape_or_control = memchr::memchr(b'\\', bytes).is_some();
-    if has_escape_or_control {
+    if memchr::memchr(b'\\', text.as_bytes()).is_some() {
         return None;
     }
+    parse_unescaped(text, line)
+}
 
+/// Reads a line the caller has already checked to hold no backslash, like [`parse`]. With a
+/// backslash in it, an escaped `\"` would be read as the end of a string.
+pub(super) fn parse_unescaped<'a>(text: &'a str, line: &mut LogLine<'a>) -> Option<()> {
     let mut scanner = Scanner { text, at: 0 };
     scanner.expect(b'{')?;
     if scanner.peek()? == b'}' {
@@ -92,45 +95,45 @@ pub(super) fn parse<'a>(text: &'a str, line: &mut LogLine<'a>) -> Option<()> {
     }
 }
 
-/// Returns true when `text` is a number in JSON's grammar:
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-pub(super) fn is_json_number(text: &[u8]) -> bool {
-    let digits = |text: &[u8]| text.iter().take_while(|byte| byte.is_ascii_digit()).count();
-    let mut rest = text.strip_prefix(b"-").unwrap_or(text);
-
-    let whole = digits(rest);
-    if whole == 0 || (whole > 1 && rest[0] == b'0') {
-        return false;
+/// Returns the length of the number in JSON's grammar at the start of `text`,
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, or `None` when `text` starts with none.
+/// What follows the number is the caller's to check: in `01` or `1.` the number is `0` or `1`
+/// and the scanner then declines the unexpected byte.
+pub(super) fn number_length(text: &[u8]) -> Option<usize> {
+    let digits_from = |at: usize| {
+        text.get(at..).map_or(0, |rest| {
+            rest.iter().take_while(|byte| byte.is_ascii_digit()).count()
+        })
+    };
+    let mut at = usize::from(text.first() == Some(&b'-'));
+    match text.get(at)? {
+        b'0' => at += 1,
+        b'1'..=b'9' => at += digits_from(at),
+        _ => return None,
     }
-    rest = &rest[whole..];
-    if let Some(after_point) = rest.strip_prefix(b".") {
-        let fraction = digits(after_point);
-        if fraction == 0 {
-            return false;
+    if text.get(at) == Some(&b'.') {
+        let fraction = digits_from(at + 1);
+        if fraction > 0 {
+            at += 1 + fraction;
         }
-        rest = &after_point[fraction..];
     }
-    if let Some(after_e) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
-        let after_sign = after_e
-            .strip_prefix(b"+")
-            .or_else(|| after_e.strip_prefix(b"-"))
-            .unwrap_or(after_e);
-        let exponent = digits(after_sign);
-        if exponent == 0 {
-            return false;
+    if matches!(text.get(at), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(text.get(at + 1), Some(b'+' | b'-')));
+        let exponent = digits_from(at + 1 + sign);
+        if exponent > 0 {
+            at += 1 + sign + exponent;
         }
-        rest = &after_sign[exponent..];
     }
-    rest.is_empty()
+    Some(at)
 }
 
 /// Returns the index of the first `"` in `bytes`, or `None` when there is none or a control
 /// character, which JSON forbids in strings, comes first.
 ///
 /// Strings here are short, so a call to `memchr` per string costs more than the search. This
-/// reads eight bytes at a time and flags quotes and control characters in one pass: a byte of
+/// reads eight bytes at a time and flags quotes and control characters in one pass. A byte of
 /// `word ^ QUOTES` is zero at a quote, and subtracting one from each byte sets the high bit of
-/// a zero byte; subtracting `0x20` sets it for a byte below `0x20`. Borrows only run upward,
+/// a zero byte. Subtracting `0x20` sets it for a byte below `0x20`. Borrows only run upward,
 /// so the lowest flagged byte is always a real match.
 pub(super) fn closing_quote(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -210,19 +213,14 @@ impl<'a> Scanner<'a> {
 
     /// Reads a number, `true`, `false` or `null`.
     fn literal(&mut self) -> Option<()> {
-        self.skip_whitespace();
-        let start = self.at;
-        let rest = &self.bytes()[start..];
-        let length = rest
-            .iter()
-            .position(|byte| matches!(byte, b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
-            .unwrap_or(rest.len());
-        let literal = &self.text[start..start + length];
-        let is_number = is_json_number(literal.as_bytes());
-        if !(is_number || matches!(literal, "true" | "false" | "null")) {
-            return None;
-        }
-        self.at = start + length;
+        let rest = &self.bytes()[self.at..];
+        let length = match rest.first()? {
+            b't' => rest.starts_with(b"true").then_some(4)?,
+            b'f' => rest.starts_with(b"false").then_some(5)?,
+            b'n' => rest.starts_with(b"null").then_some(4)?,
+            _ => number_length(rest)?,
+        };
+        self.at += length;
         Some(())
     }
 
