@@ -490,87 +490,10 @@ fn merge(all: Vec<Counts>, inventory: &mut Inventory, bytes: u64) -> ReadSummary
 }
 
 #[cfg(test)]
-mod fast_path_tests {
+mod tests {
     use std::borrow::Cow;
 
-    use proptest::strategy::Just;
-
     use super::*;
-
-    /// Lines the fast path must read exactly as `serde_json` does.
-    const AGREEING: [&str; 6] = [
-        r#"{"name":"pack_inventory_deb_packages","hostIdentifier":"h1","calendarTime":"Fri Dec  4 21:00:00 2026 UTC","unixTime":1796418000,"epoch":0,"counter":1,"numerics":false,"decorations":{"host_uuid":"u-1","hostname":"h1"},"columns":{"name":"curl","version":"7.88.1-10","arch":"amd64","revision":"10"},"action":"added"}"#,
-        r#"{"name":"q","hostIdentifier":"h2","columns":{"name":"Slack","bundle_short_version":"4.36","bundle_identifier":"com.tinyspeck.slackmacgap"},"action":"removed"}"#,
-        r#" { "hostIdentifier" : "h3" , "columns" : { } , "action" : "added" } "#,
-        r#"{"hostname":"old-host","columns":{"name":"rpm-x","version":"1.0","release":"3.el9","epoch":"2"},"action":"added","decorations":{}}"#,
-        r#"{"hostIdentifier":"h4","numerics":true ,"a":null,"b":false,"c":0,"d":2E+10,"columns":{"name":"x","version":"1"}}"#,
-        r#"{"name":"programs","hostIdentifier":"w1","epoch":-1.5e3,"numerics":true,"columns":{"name":"7-Zip 23.01 (x64)","version":"23.01","install_location":"C:/Program Files/7-Zip"},"action":"added"}"#,
-    ];
-
-    /// Lines the fast path must leave to `serde_json`.
-    const DECLINED: [&str; 12] = [
-        r#"{"hostIdentifier":"h1","columns":{"name":"caf\u00e9","version":"1"},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","snapshot":[{"name":"a","version":"1"}],"action":"snapshot"}"#,
-        r#"{"hostIdentifier":"h1","columns":{"name":"a","version":1},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","columns":{"name":"a","name":"b"},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","hostIdentifier":"h2","columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","decorations":{"nested":{"x":"y"}},"columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","counter":12x,"columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","counter":01,"columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","numerics":nul,"columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","numerics":truex,"columns":{},"action":"added"}"#,
-        r#"{"hostIdentifier":"h1","columns":{},"action":"added"} trailing"#,
-        "{\"hostIdentifier\":\"h\t1\",\"columns\":{},\"action\":\"added\"}",
-    ];
-
-    #[test]
-    fn fast_path_agrees_with_serde() {
-        for line in AGREEING {
-            let mut fast = LogLine::default();
-            fast::parse(line, &mut fast).unwrap_or_else(|| panic!("fast path declined {line}"));
-            let general: LogLine<'_> = serde_json::from_str(line).unwrap();
-            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{line}");
-        }
-    }
-
-    /// The first `"` or control character, byte by byte, as `closing_quote` must find it.
-    fn closing_quote_bytewise(bytes: &[u8]) -> Option<usize> {
-        let found = bytes.iter().position(|&byte| byte == b'"' || byte < 0x20)?;
-        (bytes[found] == b'"').then_some(found)
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn closing_quote_agrees_with_a_bytewise_scan(
-            bytes in proptest::collection::vec(
-                proptest::prop_oneof![
-                    Just(b'"'),
-                    0u8..0x20,
-                    0x20u8..0x80,
-                    0x80u8..=0xFF,
-                ],
-                0..40,
-            ),
-        ) {
-            proptest::prop_assert_eq!(fast::closing_quote(&bytes), closing_quote_bytewise(&bytes));
-        }
-    }
-
-    #[test]
-    fn closing_quote_at_each_position() {
-        for at in 0..24 {
-            let mut bytes = vec![b'a'; 24];
-            bytes[at] = b'"';
-            assert_eq!(fast::closing_quote(&bytes), Some(at));
-            bytes[at] = b'\t';
-            assert_eq!(fast::closing_quote(&bytes), None);
-            // Non-ASCII bytes before the quote borrow nothing.
-            bytes[at] = b'"';
-            bytes[..at].fill(0xC3);
-            assert_eq!(fast::closing_quote(&bytes), Some(at));
-        }
-        assert_eq!(fast::closing_quote(b"no quote at all"), None);
-    }
 
     #[test]
     fn tally_keys_keep_fields_apart() {
@@ -604,34 +527,5 @@ mod fast_path_tests {
                 ("kernel".to_owned(), "1:5.14.0-362.el9".to_owned(), 2),
             ]
         );
-    }
-
-    #[test]
-    fn numbers_follow_json_grammar() {
-        for valid in ["0", "-0", "12", "-1.5e3", "2E+10", "0.25", "7e-2"] {
-            assert_eq!(
-                fast::number_length(valid.as_bytes()),
-                Some(valid.len()),
-                "{valid}"
-            );
-        }
-        for invalid in ["", "-", "01", "1.", ".5", "1e", "1.2.3", "12x", "+1", "1e+"] {
-            assert_ne!(
-                fast::number_length(invalid.as_bytes()),
-                Some(invalid.len()),
-                "{invalid}"
-            );
-        }
-    }
-
-    #[test]
-    fn fast_path_declines_what_it_cannot_decide() {
-        for line in DECLINED {
-            let mut fast = LogLine::default();
-            assert!(
-                fast::parse(line, &mut fast).is_none(),
-                "fast path accepted {line}"
-            );
-        }
     }
 }

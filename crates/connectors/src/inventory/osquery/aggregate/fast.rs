@@ -280,3 +280,6 @@ impl<'a> Scanner<'a> {
         (self.at == self.text.len()).then_some(())
     }
 }
+
+#[cfg(test)]
+mod tests;
