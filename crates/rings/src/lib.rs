@@ -26,7 +26,9 @@
 //!
 //! A promotion that is blocked records `PromotionBlocked` with the unmet gates. One that
 //! submits records `PromotionSubmitted` before the submission, and submits nothing when the
-//! event cannot be recorded. Events carry the promotion id as their correlation id and the
+//! event cannot be recorded. When the store refuses the copy because another promotion of the
+//! same deployment was stored first, a second `PromotionSubmitted` event with outcome
+//! `Failure` names that promotion in `already_promoted_as`. Events carry the promotion id as their correlation id and the
 //! original intent's id as the related id. Log lines carry both through the span fields
 //! `correlation_id` and `intent_correlation_id`.
 //!

@@ -208,19 +208,22 @@ impl Promotion<'_> {
 
         let submitted = self.submit(&intent, &gates, now).await?;
         if submitted == SubmitOutcome::AlreadyExists {
-            // Another run promoted the same deployment between the check above and the submit;
-            // the store kept its intent and refused this one.
+            // Another run promoted the same deployment between the check above and the submit.
+            // The store kept that intent and refused this one.
             let intents = self.promoter.list_intents(IntentFilter::default()).await?;
             if let Some(existing) = intents.iter().find(|candidate| {
                 candidate.ring == self.to_ring
                     && crate::same_application_version(candidate, &intent)
+                    && candidate.correlation_id != self.promote_id
             }) {
+                self.record_lost_race(&existing.correlation_id).await?;
                 let outcome = PromotionOutcome::AlreadyPromoted {
                     intent_id: existing.correlation_id.clone(),
                 };
                 return Ok(self.report(Some(gates), outcome));
             }
         }
+        self.record_id(StepState::Succeeded).await?;
         let outcome = PromotionOutcome::Submitted {
             intent_id: self.promote_id.clone(),
         };
@@ -271,7 +274,8 @@ impl Promotion<'_> {
         Ok(self.report(Some(gates), PromotionOutcome::Blocked))
     }
 
-    /// Records the promotion id, then the event, then submits the copy for the next ring.
+    /// Records the promotion id, then the event, then submits the copy for the next ring. The
+    /// caller closes the journal step after it has checked whether the copy was stored.
     async fn submit(
         &self,
         intent: &DeploymentIntent,
@@ -307,9 +311,25 @@ impl Promotion<'_> {
                 ring: self.to_ring,
                 source: Box::new(source),
             })?;
-        self.record_id(StepState::Succeeded).await?;
         tracing::info!(submit_outcome = ?outcome, "promotion submitted");
         Ok(outcome)
+    }
+
+    /// Records that the submission announced by the first `PromotionSubmitted` event did not
+    /// take effect, because the store already contained `existing`. The journal step is closed
+    /// so that a rerun reports the existing intent without recording anything again.
+    async fn record_lost_race(&self, existing: &CorrelationId) -> Result<(), RingsError> {
+        tracing::warn!(
+            existing_intent = %existing,
+            "another promotion of this deployment was stored first; nothing submitted"
+        );
+        let now = self.promoter.ports.clock.now();
+        let event = self
+            .event(AuditEventType::PromotionSubmitted, Outcome::Failure, now)
+            .with_detail("new_intent_id", &self.promote_id)
+            .with_detail("already_promoted_as", existing);
+        self.record_audit(event).await?;
+        self.record_id(StepState::Succeeded).await
     }
 
     async fn record_id(&self, state: StepState) -> Result<(), RingsError> {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::{Harness, healthy, id, intent};
-use ops_core::audit::AuditEventType;
+use ops_core::audit::{AuditEventType, Outcome};
 use ops_core::error::PortResult;
 use ops_core::intent::DeploymentStatus;
 use ops_core::ports::journal::StepState;
@@ -29,6 +29,9 @@ struct ReportingControlPlane {
     failed_submits: AtomicUsize,
     /// The time the reported counts are measured at.
     now: DateTime<Utc>,
+    /// When set, another process stores its promotion of the same deployment under this id
+    /// just before each submission, as a second operator running the same command would.
+    rival: Option<CorrelationId>,
 }
 
 #[async_trait]
@@ -63,6 +66,13 @@ impl ControlPlane for ReportingControlPlane {
                 "submit intent",
                 "HTTP 503",
             ));
+        }
+        if let Some(rival) = &self.rival {
+            let rival = DeploymentIntent {
+                correlation_id: rival.clone(),
+                ..intent.clone()
+            };
+            self.inner.submit(&rival).await?;
         }
         self.inner.submit(intent).await
     }
@@ -119,6 +129,58 @@ async fn met_gates_submit_copy_for_next_ring() {
         IntentStatus::Deployed,
         "the original is left alone"
     );
+}
+
+#[tokio::test]
+async fn lost_race_records_failure() {
+    let harness = Harness::new(|now| vec![intent("promote-canary", Ring::Canary, now)]);
+    let promoter = Promoter::new(
+        PromotionPorts {
+            control_plane: Arc::new(ReportingControlPlane {
+                inner: harness.control_plane.clone(),
+                failed_submits: AtomicUsize::new(0),
+                now: harness.now(),
+                rival: Some(id("promote-competitor")),
+            }),
+            ..harness.ports()
+        },
+        GatesConfig::default(),
+        "tester",
+    );
+
+    let report = promoter
+        .promote(&id("promote-canary"), Ring::Canary, false)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        report.outcome,
+        PromotionOutcome::AlreadyPromoted {
+            intent_id: id("promote-competitor")
+        }
+    );
+    assert_eq!(harness.control_plane.stored(&report.promote_id), None);
+    let events = harness.audit.events();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].event_type, AuditEventType::PromotionSubmitted);
+    assert_eq!(events[0].outcome, Outcome::Success);
+    assert_eq!(events[1].event_type, AuditEventType::PromotionSubmitted);
+    assert_eq!(events[1].outcome, Outcome::Failure);
+    assert_eq!(events[1].correlation_id, report.promote_id);
+    assert_eq!(
+        events[1].details["already_promoted_as"],
+        "promote-competitor"
+    );
+    let entries = harness.journal.steps(&id("promote-canary")).await.unwrap();
+    assert_eq!(entries[0].state, StepState::Succeeded);
+
+    // A rerun finds the competitor's intent and records nothing more.
+    let rerun = promoter
+        .promote(&id("promote-canary"), Ring::Canary, false)
+        .await
+        .unwrap();
+    assert_eq!(rerun.outcome, report.outcome);
+    assert_eq!(harness.audit.events().len(), 2);
 }
 
 #[tokio::test]
@@ -208,6 +270,7 @@ async fn failed_submission_is_retried_under_same_id() {
         inner: harness.control_plane.clone(),
         failed_submits: AtomicUsize::new(1),
         now: harness.now(),
+        rival: None,
     });
     let promoter = Promoter::new(
         PromotionPorts {
@@ -327,6 +390,7 @@ async fn promotion_walks_every_ring() {
         inner: harness.control_plane.clone(),
         failed_submits: AtomicUsize::new(0),
         now: harness.now(),
+        rival: None,
     });
     let promoter = Promoter::new(
         PromotionPorts {
