@@ -8,7 +8,7 @@ use std::time::Duration;
 use connectors::intune::{IntuneConfig, IntunePlane};
 use ops_core::ports::{ExecutionPlane, RemovalOutcome, RemovalRequest};
 use ops_core::{ConnectorKind, CorrelationId, DeployedApp, ErrorKind, Platform, Ring};
-use ops_testkit::FakeClock;
+use ops_testkit::{FakeClock, assert_port_error};
 use serde_json::{Value, json};
 use wiremock::matchers::{
     bearer_token, body_string_contains, header, method, path, query_param, query_param_is_missing,
@@ -459,6 +459,39 @@ async fn malformed_json_names_connector_and_call() {
             .to_string()
             .starts_with("Intune list group devices failed: the response is not the expected JSON"),
         "{error}"
+    );
+}
+
+#[tokio::test]
+async fn next_link_cycle_is_rejected() {
+    let server = MockServer::start().await;
+    mount_token(&server, TOKEN_1, 1).await;
+    let members = format!("/v1.0/groups/{CANARY_GROUP}/transitiveMembers/graph.device");
+    // The first page leads to page 2, page 2 to page 3, and page 3 back to page 2.
+    for (token, next) in [(None, "2"), (Some("2"), "3"), (Some("3"), "2")] {
+        let mock = Mock::given(method("GET")).and(path(&members));
+        let mock = match token {
+            Some(token) => mock.and(query_param("$skiptoken", token)),
+            None => mock.and(query_param_is_missing("$skiptoken")),
+        };
+        let body = page(
+            &server,
+            vec![],
+            Some(&format!("{members}?$skiptoken={next}")),
+        );
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let (plane, _clock) = plane(&server);
+
+    let error = plane.deployed_applications(Ring::Canary).await.unwrap_err();
+
+    assert_port_error(
+        &error,
+        ErrorKind::Permanent,
+        "the service linked back to a page already read",
     );
 }
 

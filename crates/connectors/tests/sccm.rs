@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use connectors::sccm::{SccmConfig, SccmPlane};
 use ops_core::ports::{Clock, ExecutionPlane, RemovalOutcome, RemovalRequest};
 use ops_core::{ConnectorKind, CorrelationId, DeployedApp, ErrorKind, Platform, Ring};
-use ops_testkit::FakeClock;
+use ops_testkit::{FakeClock, assert_port_error};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha384};
 use sspi::{
@@ -533,6 +533,27 @@ async fn reused_connection_authenticates_again_after_401() {
 
     assert!(report.healthy, "{report:?}");
     assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn oversized_body_is_not_read() {
+    let server = MockServer::start().await;
+    mount_handshake(&server, 1).await;
+    let body = vec![b' '; ops_http::DEFAULT_MAX_RESPONSE_BYTES + 1];
+    Mock::given(path("/AdminService/wmi/SMS_FullCollectionMembership"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (plane, _clock) = plane(&server);
+
+    let error = plane.deployed_applications(Ring::Canary).await.unwrap_err();
+
+    assert_port_error(
+        &error,
+        ErrorKind::Permanent,
+        "the response body is larger than 67108864 bytes",
+    );
 }
 
 #[tokio::test]

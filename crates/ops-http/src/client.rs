@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::token::TokenProvider;
-use crate::{decode_json, request_error, status_error};
+use crate::{DEFAULT_MAX_RESPONSE_BYTES, decode_json, read_body, request_error, status_error};
 
 /// Adds credentials to requests.
 #[async_trait]
@@ -70,15 +70,19 @@ pub struct RestClientOptions {
     pub max_concurrency: usize,
     /// Retries of transient failures and throttling.
     pub retry: RetryPolicy,
+    /// The largest response body read; a longer one fails the call.
+    pub max_response_bytes: usize,
 }
 
 impl Default for RestClientOptions {
-    /// Thirty seconds per request, four in flight, and the default retry policy.
+    /// Thirty seconds per request, four in flight, the default retry policy, and bodies of up
+    /// to [`DEFAULT_MAX_RESPONSE_BYTES`].
     fn default() -> RestClientOptions {
         RestClientOptions {
             timeout: Duration::from_secs(30),
             max_concurrency: 4,
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -102,6 +106,7 @@ pub struct RestClient {
     authorizer: Arc<dyn Authorizer>,
     limiter: Arc<Semaphore>,
     retry: RetryPolicy,
+    max_response_bytes: usize,
     clock: Arc<dyn Clock>,
 }
 
@@ -129,6 +134,7 @@ impl RestClient {
             authorizer,
             limiter: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
             retry: options.retry,
+            max_response_bytes: options.max_response_bytes,
             clock,
         })
     }
@@ -245,10 +251,8 @@ impl RestClient {
                 .map_err(|error| request_error(&self.service, operation, error))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|error| request_error(&self.service, operation, error))?;
+            let body =
+                read_body(&self.service, operation, response, self.max_response_bytes).await?;
             tracing::debug!(
                 service = %self.service,
                 operation,
@@ -362,6 +366,41 @@ mod tests {
         let body: serde_json::Value = client.get_json("list packages", url).await.unwrap();
         assert_eq!(body["totalCount"], 0);
         assert_eq!(clock.sleeps(), [Duration::from_secs(12)]);
+    }
+
+    #[tokio::test]
+    async fn oversized_body_fails_without_retry() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("z".repeat(2_000)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let options = RestClientOptions {
+            max_response_bytes: 1_000,
+            ..RestClientOptions::default()
+        };
+        let client = RestClient::new(
+            "Jamf",
+            Url::parse(&server.uri()).unwrap(),
+            Arc::new(NoAuthorizer),
+            Arc::new(FakeClock::default()),
+            options,
+        )
+        .unwrap();
+
+        let url = client.url("v1/packages").unwrap();
+        let error = client
+            .send("list packages", Method::GET, url, |request| request)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Permanent);
+        assert_eq!(
+            error.to_string(),
+            "Jamf list packages failed: the response body is larger than 1000 bytes, the most \
+             this client reads; check that the configured URL points at the service, or lower \
+             the page size"
+        );
     }
 
     #[tokio::test]

@@ -13,13 +13,17 @@
 //!
 //! It depends on no crate of the workspace but `ops-core`, so any adapter crate may use it.
 
+mod body;
 mod client;
+mod pages;
 mod response;
 pub mod token;
 
+pub use body::{DEFAULT_MAX_RESPONSE_BYTES, SMALL_RESPONSE_BYTES, body_too_large, read_body};
 pub use client::{
     Authorizer, BearerAuthorizer, NoAuthorizer, Response, RestClient, RestClientOptions,
 };
+pub use pages::{MAX_PAGES, PageGuard};
 pub use reqwest::{Method, StatusCode, Url};
 pub use response::{decode_json, request_error, retry_after, status_error, status_message};
 pub use token::{ClientCredentials, TokenProvider};

@@ -11,7 +11,10 @@ use ops_core::{ErrorKind, PortError};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::{InvalidUrl, decode_json, parse_base_url, request_error, status_error, status_message};
+use crate::{
+    InvalidUrl, SMALL_RESPONSE_BYTES, decode_json, parse_base_url, read_body, request_error,
+    status_error, status_message,
+};
 
 /// A source of bearer tokens.
 ///
@@ -128,10 +131,7 @@ impl ClientCredentials {
 
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| request_error(&self.service, operation, error))?;
+        let body = read_body(&self.service, operation, response, SMALL_RESPONSE_BYTES).await?;
         if matches!(status.as_u16(), 400 | 401) {
             // Entra ID answers 400 invalid_client for a wrong secret: no retry will help.
             let message = status_message(status, &body);

@@ -8,6 +8,7 @@
 //!
 //! This crate is for dev-dependencies only; nothing in it is fit for production.
 
+mod assertions;
 mod clock;
 mod control_plane;
 mod directory;
@@ -18,6 +19,7 @@ mod incidents;
 mod secrets;
 mod sinks;
 
+pub use assertions::assert_port_error;
 pub use clock::FakeClock;
 pub use control_plane::{FakeControlPlane, FakeJournal};
 pub use directory::FakeDirectory;

@@ -304,7 +304,11 @@ impl SentinelTransport {
             return Ok(BatchOutcome::TooLarge);
         }
         let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
+        // The body only adds an error code to the message, so a failure to read it is ignored.
+        let body =
+            ops_http::read_body(SINK, "send batch", response, ops_http::SMALL_RESPONSE_BYTES)
+                .await
+                .unwrap_or_default();
         let error = http::status_error(SINK, "send batch", status, &headers, &body);
         tracing::debug!(
             attempt,

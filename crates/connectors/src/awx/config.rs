@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
-use ops_core::retry::RetryPolicy;
 use ops_http::{BearerAuthorizer, RestClient, RestClientOptions, parse_base_url};
 use serde::Deserialize;
 
@@ -146,7 +145,7 @@ impl AwxConfig {
         let options = RestClientOptions {
             timeout: Duration::from_secs(self.timeout_seconds),
             max_concurrency: self.max_concurrency,
-            retry: RetryPolicy::default(),
+            ..RestClientOptions::default()
         };
         let authorizer = Arc::new(BearerAuthorizer::new(Arc::new(tokens)));
         let client = RestClient::new(SERVICE, base, authorizer, clock.clone(), options)

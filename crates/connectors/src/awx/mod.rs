@@ -94,7 +94,7 @@ use async_trait::async_trait;
 use ops_core::error::PortResult;
 use ops_core::ports::{Clock, ExecutionPlane, HealthReport, RemovalOutcome, RemovalRequest};
 use ops_core::{ConnectorKind, DeployedApp, ErrorKind, PortError, Ring};
-use ops_http::{RestClient, Url};
+use ops_http::{PageGuard, RestClient, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -158,25 +158,20 @@ impl AwxPlane {
         })
     }
 
-    /// Reads every page of a list, following `next`.
+    /// Reads every page of a list, following `next`, and fails when a link leads back to a page
+    /// already read.
     async fn list_all<T: DeserializeOwned>(&self, operation: &str, url: Url) -> PortResult<Vec<T>> {
         let mut items = Vec::new();
+        let mut pages = PageGuard::new(SERVICE, operation);
         let mut url = url;
         loop {
-            let page: Page<T> = self.client.get_json(operation, url.clone()).await?;
+            pages.visit(&url)?;
+            let page: Page<T> = self.client.get_json(operation, url).await?;
             items.extend(page.results);
             let Some(next) = page.next else {
                 return Ok(items);
             };
-            let next = self.client.url(&next)?;
-            if next == url {
-                return Err(PortError::permanent(
-                    SERVICE,
-                    operation,
-                    "the controller linked a page to itself as the next one",
-                ));
-            }
-            url = next;
+            url = self.client.url(&next)?;
         }
     }
 }

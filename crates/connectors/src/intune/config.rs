@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
-use ops_core::retry::RetryPolicy;
 use ops_http::{BearerAuthorizer, RestClient, RestClientOptions, Url, parse_base_url};
 use serde::Deserialize;
 
@@ -156,7 +155,7 @@ impl IntuneConfig {
         let options = RestClientOptions {
             timeout,
             max_concurrency: self.max_concurrency,
-            retry: RetryPolicy::default(),
+            ..RestClientOptions::default()
         };
         let client = RestClient::new(
             SERVICE,

@@ -17,7 +17,7 @@ use std::fmt;
 use graph_rs_sdk::{GraphClient, ODataQuery};
 use ops_core::error::PortResult;
 use ops_core::{CorrelationId, PortError};
-use ops_http::{Method, RestClient, Url};
+use ops_http::{Method, PageGuard, RestClient, Url};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -217,7 +217,8 @@ impl Graph {
         self.rest.get_json(operation, url).await
     }
 
-    /// Reads every page of a collection, following each `@odata.nextLink` as given.
+    /// Reads every page of a collection, following each `@odata.nextLink` as given, and fails
+    /// when a link leads back to a page already read.
     ///
     /// Next links are absolute URLs. [`RestClient::url`] rejects one on another host, so the
     /// token never leaves the configured Graph root.
@@ -227,22 +228,16 @@ impl Graph {
         first: Url,
     ) -> PortResult<Vec<T>> {
         let mut items = Vec::new();
+        let mut pages = PageGuard::new(SERVICE, operation);
         let mut url = first;
         loop {
-            let page: Page<T> = self.rest.get_json(operation, url.clone()).await?;
+            pages.visit(&url)?;
+            let page: Page<T> = self.rest.get_json(operation, url).await?;
             items.extend(page.value);
             let Some(next_link) = page.next_link else {
                 return Ok(items);
             };
-            let next = self.rest.url(&next_link)?;
-            if next == url {
-                return Err(PortError::permanent(
-                    SERVICE,
-                    operation,
-                    "the service returned the current page as the next page, which would loop forever",
-                ));
-            }
-            url = next;
+            url = self.rest.url(&next_link)?;
         }
     }
 

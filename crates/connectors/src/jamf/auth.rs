@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use ops_core::ports::{Clock, Secret};
 use ops_core::{ErrorKind, PortError};
 use ops_http::token::TokenProvider;
-use ops_http::{Url, decode_json, request_error, status_error, status_message};
+use ops_http::{
+    SMALL_RESPONSE_BYTES, Url, decode_json, read_body, request_error, status_error, status_message,
+};
 use reqwest::RequestBuilder;
 use serde::Deserialize;
 
@@ -114,10 +116,7 @@ impl UserTokens {
             .map_err(|error| request_error(SERVICE, operation, error))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| request_error(SERVICE, operation, error))?;
+        let body = read_body(SERVICE, operation, response, SMALL_RESPONSE_BYTES).await?;
         if status.as_u16() == 401 {
             return Err(PortError::new(
                 ErrorKind::Unauthorized,

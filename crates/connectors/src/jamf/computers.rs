@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use ops_core::error::PortResult;
 use ops_core::{DeployedApp, ErrorKind, Inventory, Platform, PortError, Ring};
-use ops_http::{Method, RestClient, decode_json};
+use ops_http::{Method, PageGuard, RestClient, decode_json};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
@@ -110,8 +110,10 @@ pub(super) async fn applications(
         let chunk_ids: HashSet<&str> = chunk.iter().map(String::as_str).collect();
         let filter = format!("id=in=({})", chunk.join(","));
         let mut page = 0_u64;
+        let mut pages = PageGuard::new(SERVICE, "list computers inventory");
         loop {
-            let result = inventory_page(client, api_version, page_size, &filter, page).await?;
+            let result =
+                inventory_page(client, &mut pages, api_version, page_size, &filter, page).await?;
             let returned = result.results.len();
             for computer in result.results {
                 let id = match &computer.id {
@@ -166,6 +168,7 @@ pub(super) async fn applications(
 
 async fn inventory_page(
     client: &RestClient,
+    pages: &mut PageGuard,
     api_version: u32,
     page_size: u32,
     filter: &str,
@@ -180,6 +183,7 @@ async fn inventory_page(
         .append_pair("page-size", &page_size.to_string())
         .append_pair("sort", "id:asc")
         .append_pair("filter", filter);
+    pages.visit(&url)?;
     let response = client
         .send(operation, Method::GET, url, |request| {
             request.header(ACCEPT, "application/json")

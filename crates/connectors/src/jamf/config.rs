@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
-use ops_core::retry::RetryPolicy;
 use ops_http::token::TokenProvider;
 use ops_http::{
     BearerAuthorizer, ClientCredentials, RestClient, RestClientOptions, parse_base_url,
@@ -190,7 +189,7 @@ impl JamfConfig {
         let options = RestClientOptions {
             timeout,
             max_concurrency: self.max_concurrency,
-            retry: RetryPolicy::default(),
+            ..RestClientOptions::default()
         };
         let client = RestClient::new(
             SERVICE,

@@ -11,7 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use chrono::{DateTime, Utc};
 use ops_core::ports::{Clock, Secret};
 use ops_core::{ErrorKind, PortError};
-use ops_http::{Authorizer, Url, decode_json, request_error, status_error, status_message};
+use ops_http::{
+    Authorizer, SMALL_RESPONSE_BYTES, Url, decode_json, read_body, request_error, status_error,
+    status_message,
+};
 use reqwest::RequestBuilder;
 use serde::Deserialize;
 use serde_json::json;
@@ -155,10 +158,7 @@ impl Tokens {
             .map_err(|error| request_error(SERVICE, operation, error))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| request_error(SERVICE, operation, error))?;
+        let bytes = read_body(SERVICE, operation, response, SMALL_RESPONSE_BYTES).await?;
 
         if matches!(status.as_u16(), 400 | 401 | 403) {
             let keys = match self.login {

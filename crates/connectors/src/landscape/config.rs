@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
-use ops_core::retry::RetryPolicy;
 use ops_http::{RestClient, RestClientOptions, parse_base_url};
 use serde::Deserialize;
 
@@ -176,7 +175,7 @@ impl LandscapeConfig {
         let options = RestClientOptions {
             timeout,
             max_concurrency: self.max_concurrency,
-            retry: RetryPolicy::default(),
+            ..RestClientOptions::default()
         };
         let client = RestClient::new(
             SERVICE,

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use ops_core::error::PortResult;
 use ops_core::{DeployedApp, Inventory, Platform, PortError};
-use ops_http::RestClient;
+use ops_http::{PageGuard, RestClient};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -67,6 +67,7 @@ pub(super) async fn installed(
     let operation = "list installed packages";
     let mut installed = Vec::new();
     let mut offset = 0_u64;
+    let mut pages = PageGuard::new(SERVICE, operation);
     loop {
         let mut url = client.url("api/v2/packages")?;
         {
@@ -80,6 +81,7 @@ pub(super) async fn installed(
                 query.append_pair("names.1", name);
             }
         }
+        pages.visit(&url)?;
         let page: PackagePage = client.get_json(operation, url).await?;
         let returned = page.results.len() as u64;
         for package in page.results {

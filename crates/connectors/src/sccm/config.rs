@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ops_core::Ring;
 use ops_core::ports::{Clock, Secret};
-use ops_core::retry::RetryPolicy;
 use ops_http::{RestClientOptions, parse_base_url};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -142,7 +141,7 @@ impl SccmConfig {
         let options = RestClientOptions {
             timeout: Duration::from_secs(self.timeout_seconds),
             max_concurrency: self.max_concurrency,
-            retry: RetryPolicy::default(),
+            ..RestClientOptions::default()
         };
         let client = NegotiateClient::new(SERVICE, base, credentials, tls, clock, options)
             .map_err(|message| ConfigError::new("url", message))?;

@@ -2,7 +2,7 @@
 
 use ops_core::PortError;
 use ops_core::error::PortResult;
-use ops_http::{Method, Url, decode_json};
+use ops_http::{Method, PageGuard, Url, decode_json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -66,7 +66,9 @@ impl Query<'_> {
         let mut rows = Vec::new();
         let mut url = self.url(client, top, 0)?;
         let mut previous_first: Option<Value> = None;
+        let mut pages = PageGuard::new(SERVICE, operation);
         loop {
+            pages.visit(&url)?;
             let response = client.send(operation, Method::GET, url).await?;
             let page: Page = decode_json(SERVICE, operation, &response.body)?;
             let count = page.value.len();

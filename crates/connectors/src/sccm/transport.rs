@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{ACCEPT, AUTHORIZATION, CONNECTION, HOST, HeaderValue, USER_AGENT};
@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use ops_core::ports::Clock;
 use ops_core::retry::RetryPolicy;
 use ops_core::{ErrorKind, PortError};
-use ops_http::{Response, RestClientOptions, Url, status_error};
+use ops_http::{Response, RestClientOptions, Url, body_too_large, status_error};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -55,6 +55,7 @@ pub(super) struct NegotiateClient {
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 /// The server's address, and the TLS settings to reach it.
@@ -113,6 +114,7 @@ impl NegotiateClient {
             retry: options.retry,
             clock,
             timeout: options.timeout,
+            max_response_bytes: options.max_response_bytes,
         })
     }
 
@@ -207,7 +209,7 @@ impl NegotiateClient {
         let response = if connection.authenticated {
             let request = self.request(operation, method, url, None)?;
             let response = connection
-                .send(request)
+                .send(request, self.max_response_bytes)
                 .await
                 .map_err(|error| self.connection_error(operation, error))?;
             if response.status == StatusCode::UNAUTHORIZED {
@@ -255,7 +257,7 @@ impl NegotiateClient {
         let header = ntlm::authorization(&challenge.scheme, &authenticate);
         let request = self.request(operation, method, url, Some(&header))?;
         let response = connection
-            .send(request)
+            .send(request, self.max_response_bytes)
             .await
             .map_err(|error| self.connection_error(operation, error))?;
         if response.status == StatusCode::UNAUTHORIZED {
@@ -287,7 +289,7 @@ impl NegotiateClient {
             let header = ntlm::authorization(scheme, &negotiate);
             let request = self.request(operation, method, url, Some(&header))?;
             let response = connection
-                .send(request)
+                .send(request, self.max_response_bytes)
                 .await
                 .map_err(|error| self.connection_error(operation, error))?;
             if response.status != StatusCode::UNAUTHORIZED {
@@ -367,7 +369,7 @@ impl NegotiateClient {
     {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|error| self.connection_error(operation, error))?;
+            .map_err(|error| self.connection_error(operation, error.into()))?;
         let service = self.service;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -464,7 +466,13 @@ impl NegotiateClient {
         .with_source(error)
     }
 
-    fn connection_error(&self, operation: &str, error: hyper::Error) -> PortError {
+    fn connection_error(&self, operation: &str, error: SendError) -> PortError {
+        let error = match error {
+            SendError::Connection(error) => error,
+            SendError::BodyTooLarge => {
+                return body_too_large(self.service, operation, self.max_response_bytes);
+            }
+        };
         let message = if error.is_timeout() {
             "request timed out"
         } else {
@@ -524,13 +532,39 @@ impl Endpoint {
     }
 }
 
+/// The failure of one request on a connection.
+#[derive(Debug)]
+enum SendError {
+    Connection(hyper::Error),
+    /// The body was longer than the client reads.
+    BodyTooLarge,
+}
+
+impl From<hyper::Error> for SendError {
+    fn from(error: hyper::Error) -> SendError {
+        SendError::Connection(error)
+    }
+}
+
 impl Connection {
-    /// Sends `request` and reads the whole response.
-    async fn send(&mut self, request: Request<Empty<Bytes>>) -> Result<Response, hyper::Error> {
+    /// Sends `request` and reads the whole response, failing once the body passes `limit`
+    /// bytes.
+    async fn send(
+        &mut self,
+        request: Request<Empty<Bytes>>,
+        limit: usize,
+    ) -> Result<Response, SendError> {
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
+        let body = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|error| match error.downcast::<hyper::Error>() {
+                Ok(error) => SendError::Connection(*error),
+                Err(_) => SendError::BodyTooLarge,
+            })?
+            .to_bytes();
         Ok(Response {
             status: parts.status,
             headers: parts.headers,
