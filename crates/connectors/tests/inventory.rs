@@ -593,6 +593,8 @@ fn ansible_json_callback_output() {
         ["curl 7.88.1-10+deb12u4", "curl 7.88.1-10+deb12u5"]
     );
     assert_eq!(summary.devices, 2);
+    assert_eq!(skipped(&summary, "the host result is failed"), 1);
+    assert_eq!(skipped(&summary, "the host is reported unreachable"), 1);
 }
 
 #[test]

@@ -104,6 +104,17 @@ fn read_callback_output(
             if packages_of(result).is_some() {
                 found = true;
                 read_result(path, record, host, result, collector)?;
+            } else if is_package_facts(result) {
+                // The callback records every host of the task, those without facts included.
+                found = true;
+                let flag = |key: &str| result.get(key).and_then(Value::as_bool) == Some(true);
+                if flag("unreachable") {
+                    collector.skip("the host is reported unreachable");
+                } else if flag("failed") {
+                    collector.skip("the host result is failed");
+                } else {
+                    collector.skip("the host result has no ansible_facts.packages");
+                }
             }
         }
     }
@@ -199,6 +210,15 @@ fn parse_host_line(line: &str) -> Option<(&str, &str, usize)> {
         return None;
     }
     Some((host, status, line.len() - after_arrow.len()))
+}
+
+/// Returns true when a `json` callback host result comes from the `package_facts` module,
+/// which the callback names in the result's `action`.
+fn is_package_facts(result: &Value) -> bool {
+    result
+        .get("action")
+        .and_then(Value::as_str)
+        .is_some_and(|action| action == "package_facts" || action.ends_with(".package_facts"))
 }
 
 fn packages_of(result: &Value) -> Option<&Map<String, Value>> {
