@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use connectors::config::ConnectorsConfig;
 use ops_core::ConnectorKind;
 use ops_core::ports::{ExecutionPlane, Secret};
-use ops_store::{SqliteStore, SystemClock};
+use ops_store::{DATABASE_FILE, SqliteStore, SystemClock};
 
 use crate::cli::GlobalOptions;
 use crate::config::{Config, DEFAULT_STATE_DIR};
@@ -66,6 +66,20 @@ impl Context {
         SqliteStore::open(&self.state_dir)
             .with_context(|| format!("cannot open the state store in {:?}", self.state_dir))
             .map_err(failed)
+    }
+
+    /// Opens the state store to read the intents in it. A state directory without a store is
+    /// bad input: it is most often a mistyped `--state-dir` or `OPS_STATE_DIR`, and an empty
+    /// store would make every installed application look unauthorized.
+    pub fn open_existing_store(&self) -> Result<SqliteStore, CommandError> {
+        if !self.state_dir.join(DATABASE_FILE).is_file() {
+            return Err(bad_input(anyhow::anyhow!(
+                "no state store in {:?}: check --state-dir and OPS_STATE_DIR, or load intents \
+                 with `ops intents import FILE` first",
+                self.state_dir
+            )));
+        }
+        self.open_store()
     }
 
     /// Returns the audit log's directory.

@@ -447,6 +447,41 @@ fn bad_ring_exits_2_listing_rings() {
 }
 
 #[test]
+fn drift_without_store_exits_2() {
+    let scratch = Scratch::new();
+    let output = scratch
+        .ops()
+        .args([
+            "drift",
+            "--ring",
+            "Canary",
+            "--inventory",
+            &scratch.dpkg_inventory(),
+        ])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("no state store in"), "{message}");
+    assert!(message.contains("ops intents import FILE"), "{message}");
+    assert!(
+        !scratch.state_dir().join("ops.db").exists(),
+        "a mistyped state directory must not get a new store"
+    );
+}
+
+#[test]
+fn verify_without_audit_log_exits_2() {
+    let scratch = Scratch::new();
+    let output = scratch.ops().args(["audit", "verify"]).output().unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("no audit log in"), "{message}");
+}
+
+#[test]
 fn bad_inventory_exits_2_naming_it() {
     let scratch = Scratch::new();
     let unknown_format = scratch

@@ -38,6 +38,12 @@ fn verify(context: &Context, checkpoint: Option<&str>) -> Result<Completion, Com
         .context("invalid --checkpoint: pass HASH@COUNT as `ops audit checkpoint` prints it, or a file holding it")
         .map_err(bad_input)?;
     let directory = context.audit_dir();
+    if !directory.is_dir() {
+        return Err(bad_input(anyhow::anyhow!(
+            "no audit log in {directory:?}: check --state-dir and OPS_STATE_DIR (if this is the \
+             right directory, the whole log was deleted)"
+        )));
+    }
     let report = siem::verify(&directory, checkpoint.as_ref())
         .with_context(|| format!("cannot verify the audit log in {directory:?}"))
         .map_err(failed)?;

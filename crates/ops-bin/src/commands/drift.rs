@@ -151,7 +151,7 @@ async fn load_intents(
         return ops_store::intents_file::read(file).map_err(bad_input);
     }
 
-    let store = context.open_store()?;
+    let store = context.open_existing_store()?;
     let filter = IntentFilter {
         ring: Some(arguments.ring),
         approved_only: true,

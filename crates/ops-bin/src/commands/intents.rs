@@ -121,7 +121,7 @@ async fn import(
 }
 
 async fn list(context: &Context, ring: Option<Ring>) -> Result<Completion, CommandError> {
-    let store = context.open_store()?;
+    let store = context.open_existing_store()?;
     let filter = IntentFilter {
         ring,
         approved_only: false,

@@ -26,7 +26,7 @@ pub async fn run(context: &Context, arguments: RollbackArgs) -> Result<Completio
 }
 
 async fn rollback(context: &Context, arguments: RollbackArgs) -> Result<Completion, CommandError> {
-    let store = Arc::new(context.open_store()?);
+    let store = Arc::new(context.open_existing_store()?);
     let trail = evidence::open(context)?;
     let execution_planes = context.execution_planes()?;
     let ports = RollbackPorts {

@@ -53,10 +53,14 @@ impl Checkpoint {
 
     /// Reads a command-line argument that is either `HASH@COUNT` or the path of a checkpoint file.
     pub fn from_arg(argument: &str) -> Result<Checkpoint, SiemError> {
+        let trimmed = argument.trim();
+        let looks_inline = trimmed.contains('@') || trimmed.starts_with('{');
         match Checkpoint::parse(argument) {
             Ok(checkpoint) => Ok(checkpoint),
             Err(_) if Path::new(argument).is_file() => Checkpoint::load(Path::new(argument)),
-            Err(error) => Err(error),
+            Err(error) if looks_inline => Err(error),
+            // Anything else is meant as a path, so a missing file is reported as missing.
+            Err(_) => Checkpoint::load(Path::new(argument)),
         }
     }
 
@@ -162,6 +166,18 @@ mod tests {
             Checkpoint::from_arg(&checkpoint().to_string()).unwrap(),
             checkpoint()
         );
-        assert!(Checkpoint::from_arg("/nonexistent/checkpoint").is_err());
+    }
+
+    #[test]
+    fn missing_checkpoint_file_is_named() {
+        let error = Checkpoint::from_arg("/nonexistent/checkpoint").unwrap_err();
+        assert!(matches!(error, SiemError::Read { .. }), "{error:?}");
+        assert_eq!(error.to_string(), "failed to read /nonexistent/checkpoint");
+
+        let error = Checkpoint::from_arg("abc@12").unwrap_err();
+        assert!(
+            matches!(error, SiemError::InvalidCheckpoint { .. }),
+            "{error:?}"
+        );
     }
 }
