@@ -68,9 +68,16 @@ fn main() -> ExitCode {
         }
     };
 
-    match runtime.block_on(commands::run(&context, cli.command)) {
-        Ok(completion) => completion.into(),
-        Err(error) => report(&error, log_format),
+    let result = runtime.block_on(commands::run(&context, cli.command));
+    let written = output::finish();
+    match (result, written) {
+        (Err(error), _) => report(&error, log_format),
+        // The command ran and recorded its evidence, but its report did not reach stdout.
+        (Ok(_), Err(error)) => {
+            let error = anyhow::Error::new(error).context("cannot write the report to stdout");
+            report(&exit::failed(error), log_format)
+        }
+        (Ok(completion), Ok(())) => completion.into(),
     }
 }
 

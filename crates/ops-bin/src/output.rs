@@ -1,6 +1,7 @@
 //! Output formats for results (stdout) and logs (stderr).
 
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::{Deserialize, Serialize};
@@ -34,15 +35,40 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first failed write to stdout, other than to a reader that went away.
+static WRITE_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
 /// Writes one line to stdout. A reader that went away (`ops ... | head`) is not an error: the
 /// rest of the output is dropped and the command still ends with its own exit code, after its
-/// evidence is recorded.
+/// evidence is recorded. Any other failure, such as a full disk, is kept for [`finish`].
 pub fn write_line(line: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = writeln!(stdout, "{line}")
-        && error.kind() != std::io::ErrorKind::BrokenPipe
+    if let Err(error) = writeln!(stdout, "{line}") {
+        keep_write_error(error);
+    }
+}
+
+fn keep_write_error(error: std::io::Error) {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        return;
+    }
+    let mut kept = WRITE_ERROR.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.get_or_insert(error);
+}
+
+/// Flushes stdout and returns the first write failure, if any, so that a report that was not
+/// written ends the command with a failure instead of its own exit code.
+pub fn finish() -> Result<(), std::io::Error> {
+    if let Err(error) = std::io::stdout().lock().flush() {
+        keep_write_error(error);
+    }
+    match WRITE_ERROR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
     {
-        tracing::warn!("cannot write to stdout: {error}");
+        Some(error) => Err(error),
+        None => Ok(()),
     }
 }
 

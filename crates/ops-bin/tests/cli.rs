@@ -312,6 +312,41 @@ fn no_drift_exits_0() {
 }
 
 #[test]
+fn unwritable_report_exits_1() {
+    let scratch = Scratch::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // assert_cmd captures stdout, so this runs the binary directly with stdout on /dev/full.
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ops"))
+        .env_clear()
+        .env("OPS_STATE_DIR", scratch.state_dir())
+        .current_dir(scratch.directory.path())
+        .args([
+            "--output",
+            "json",
+            "drift",
+            "--ring",
+            "Canary",
+            "--intents",
+            "intents.json",
+            "--inventory",
+            &scratch.dpkg_inventory(),
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("error: cannot write the report to stdout: No space left on device"),
+        "{message}"
+    );
+}
+
+#[test]
 fn drift_reads_intents_from_the_store() {
     let scratch = Scratch::new();
     scratch
