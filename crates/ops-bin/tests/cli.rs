@@ -517,6 +517,73 @@ fn verify_without_audit_log_exits_2() {
 }
 
 #[test]
+fn empty_inventory_exits_2() {
+    let scratch = Scratch::new();
+    std::fs::write(scratch.path("empty"), "").unwrap();
+    std::fs::write(
+        scratch.path("removed.log"),
+        "{\"name\":\"pack_inventory_deb_packages\",\"hostIdentifier\":\"h1\",\"columns\":{\"name\":\"curl\",\"version\":\"7.88.1-10\",\"arch\":\"amd64\"},\"action\":\"removed\"}\n",
+    )
+    .unwrap();
+
+    for (inventory, expected) in [
+        (
+            "dpkg:empty",
+            "inventory dpkg:empty has no software rows (0 skipped)",
+        ),
+        (
+            "osquery:removed.log",
+            "inventory osquery:removed.log has no software rows (1 skipped)",
+        ),
+    ] {
+        let output = scratch
+            .ops()
+            .args([
+                "drift",
+                "--ring",
+                "Canary",
+                "--intents",
+                "intents.json",
+                "--inventory",
+                inventory,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{inventory}");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{message}");
+    }
+}
+
+#[test]
+fn intents_of_other_platforms_exit_2() {
+    let scratch = Scratch::new();
+    // Ring Pilot has one intent, for Windows; the inventory describes Debian only.
+    let output = scratch
+        .ops()
+        .args([
+            "drift",
+            "--ring",
+            "Pilot",
+            "--intents",
+            "intents.json",
+            "--inventory",
+            &scratch.dpkg_inventory(),
+        ])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "ring Pilot has 1 approved intent, all for platforms no inventory describes (windows)"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
 fn bad_inventory_exits_2_naming_it() {
     let scratch = Scratch::new();
     let unknown_format = scratch

@@ -68,6 +68,16 @@ async fn detect(
         compared
     });
     let report = drift::detect(arguments.ring, &intents, &inventory);
+    if report.intents_compared == 0 && not_compared.intents > 0 {
+        let platforms: Vec<&str> = not_compared.platforms.iter().map(|p| p.name()).collect();
+        return Err(bad_input(anyhow::anyhow!(
+            "ring {} has {}, all for platforms no inventory describes ({}), so nothing would be \
+             compared: add an inventory of those platforms",
+            arguments.ring,
+            plural(not_compared.intents as u64, "approved intent"),
+            platforms.join(", ")
+        )));
+    }
 
     let outcome_type = if report.has_drift() {
         AuditEventType::DriftDetected
@@ -198,6 +208,15 @@ fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandErr
         let report_progress = |bytes: u64| progress.set_position(offset + bytes);
         let summary =
             read_inventory(source, &mut inventory, &report_progress).map_err(bad_input)?;
+        if summary.rows == 0 {
+            // An empty export, such as the log of a stopped osqueryd, would otherwise hide every
+            // missing application.
+            let skipped: u64 = summary.skipped.iter().map(|skipped| skipped.rows).sum();
+            return Err(bad_input(anyhow::anyhow!(
+                "inventory {source} has no software rows ({skipped} skipped): check that the \
+                 export is complete and lists installed software"
+            )));
+        }
         done_bytes += summary.bytes;
         tracing::info!(inventory = %source, rows = summary.rows, bytes = summary.bytes, "read inventory");
     }
