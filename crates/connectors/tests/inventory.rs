@@ -125,6 +125,18 @@ fn dpkg_reads_crlf_lines() {
 }
 
 #[test]
+fn dpkg_reads_a_byte_order_mark() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("status");
+    let status = std::fs::read(fixture("dpkg/status")).unwrap();
+    std::fs::write(&path, [b"\xEF\xBB\xBF".as_slice(), &status].concat()).unwrap();
+
+    let (with_bom, _) = try_read(InventoryFormat::Dpkg, &path).unwrap();
+    let (without, _) = read(InventoryFormat::Dpkg, "dpkg/status");
+    assert_eq!(with_bom.apps(), without.apps());
+}
+
+#[test]
 fn dpkg_stanza_without_package_fails() {
     let message = read_error(InventoryFormat::Dpkg, "dpkg/status-no-package");
     assert!(
@@ -514,6 +526,65 @@ fn osquery_line_longer_than_the_read_buffer() {
     );
 }
 
+/// Reads `content` through a named pipe, as `cat FILE | ops drift --inventory osquery:/dev/stdin`
+/// would.
+fn read_through_pipe(content: &str) -> Result<(Inventory, ReadSummary), InventoryError> {
+    let directory = tempfile::tempdir().unwrap();
+    let pipe = directory.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let pipe = pipe.clone();
+        let content = content.to_owned();
+        std::thread::spawn(move || std::fs::write(pipe, content).unwrap())
+    };
+    let result = try_read(InventoryFormat::Osquery, &pipe);
+    writer.join().unwrap();
+    result
+}
+
+#[test]
+fn osquery_array_from_pipe() {
+    // Longer than the 4 KiB the format check reads, so a second read would miss the start.
+    let rows: Vec<String> = (0..200)
+        .map(|index| format!("{{\"name\":\"pkg-{index}\",\"version\":\"1.0-{index}\",\"arch\":\"amd64\",\"maintainer\":\"Debian\"}}"))
+        .collect();
+    let content = format!("[\n{}\n]\n", rows.join(",\n"));
+    assert!(content.len() > 4096);
+
+    let (inventory, summary) = read_through_pipe(&content).unwrap();
+    assert_eq!(summary.rows, 200);
+    assert_eq!(
+        devices(&inventory, Platform::Debian, "pkg-199", "1.0-199"),
+        Some(1)
+    );
+}
+
+#[test]
+fn osquery_log_from_pipe() {
+    let line = |host: &str| {
+        format!(
+            "{{\"name\":\"pack_inventory_deb_packages\",\"hostIdentifier\":\"{host}\",\"columns\":{{\"name\":\"curl\",\"version\":\"7.88.1-10\",\"arch\":\"amd64\"}},\"action\":\"added\"}}\n"
+        )
+    };
+    let content = format!("\u{feff}{}{}", line("h1"), line("h2"));
+
+    let (inventory, summary) = read_through_pipe(&content).unwrap();
+    assert_eq!(summary.rows, 2);
+    assert_eq!(summary.devices, 2);
+    assert_eq!(
+        devices(&inventory, Platform::Debian, "curl", "7.88.1-10"),
+        Some(2)
+    );
+
+    let broken = format!("{}{{\"name\":\n", line("h1"));
+    let message = read_through_pipe(&broken).unwrap_err().to_string();
+    assert!(message.contains(" line 2 column "), "{message}");
+}
+
 #[test]
 fn osquery_error_line_counts_from_file_start() {
     let directory = tempfile::tempdir().unwrap();
@@ -639,6 +710,25 @@ fn ansible_unexpected_text_fails() {
 }
 
 // Intune
+
+#[test]
+fn intune_device_counts_saturate() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("apps.csv");
+    std::fs::write(
+        &path,
+        "ApplicationName,ApplicationVersion,Platform,DeviceCount\n\
+         7-Zip,24.0,Windows,18446744073709551615\n\
+         7-Zip,24.0,Windows,2\n",
+    )
+    .unwrap();
+
+    let (inventory, _) = try_read(InventoryFormat::Intune, &path).unwrap();
+    assert_eq!(
+        devices(&inventory, Platform::Windows, "7-Zip", "24.0"),
+        Some(u64::MAX)
+    );
+}
 
 #[test]
 fn intune_export_with_bom_and_quotes() {

@@ -116,7 +116,10 @@ impl DriftReport {
     pub(crate) fn add_version_drift(&mut self, drift: VersionDrift, actual: Version) {
         let key = (drift.platform, drift.name.clone(), actual);
         match self.drift_index.get(&key) {
-            Some(&index) => self.version_drift[index].devices += drift.devices,
+            Some(&index) => {
+                let merged = &mut self.version_drift[index].devices;
+                *merged = merged.saturating_add(drift.devices);
+            }
             None => {
                 self.drift_index.insert(key, self.version_drift.len());
                 self.version_drift.push(drift);

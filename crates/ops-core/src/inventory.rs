@@ -56,7 +56,8 @@ impl Inventory {
         devices: u64,
         rows: u64,
     ) {
-        self.rows += rows;
+        // Counts come from files, so a sum saturates instead of wrapping around.
+        self.rows = self.rows.saturating_add(rows);
         let name = name.trim();
         let version = version.trim();
         let names = self.apps.entry(platform).or_default();
@@ -65,7 +66,7 @@ impl Inventory {
             None => names.entry(name.to_owned()).or_default(),
         };
         match versions.get_mut(version) {
-            Some(count) => *count += devices,
+            Some(count) => *count = count.saturating_add(devices),
             None => {
                 versions.insert(version.to_owned(), devices);
                 self.distinct += 1;
@@ -85,7 +86,7 @@ impl Inventory {
         for app in other.apps() {
             self.add_aggregated(app.platform, &app.name, &app.version, app.devices, 0);
         }
-        self.rows += other.rows;
+        self.rows = self.rows.saturating_add(other.rows);
         self.devices.extend(other.devices);
     }
 

@@ -24,7 +24,7 @@ use std::path::Path;
 
 use ops_core::{Inventory, Platform};
 
-use super::{Collector, InventoryError, Progress, ReadSummary, read_file};
+use super::{Collector, InventoryError, Progress, ReadSummary, read_file, strip_bom};
 
 /// Reads a dpkg status file into `inventory`.
 pub(crate) fn read(
@@ -99,6 +99,8 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<Stanza<'a>>, InventoryE
     let mut stanzas = Vec::new();
     let mut fields = Fields::default();
     let mut line_number = 0u64;
+    // dpkg writes no byte order mark, but a copy saved by a Windows editor can start with one.
+    let bytes = strip_bom(bytes);
     for raw_line in bytes.split(|&byte| byte == b'\n') {
         line_number += 1;
         let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);

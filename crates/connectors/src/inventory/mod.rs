@@ -329,7 +329,7 @@ impl Collector {
     pub(crate) fn skip_many(&mut self, reason: impl AsRef<str>, rows: u64) {
         let reason = reason.as_ref();
         match self.skipped.get_mut(reason) {
-            Some(count) => *count += rows,
+            Some(count) => *count = count.saturating_add(rows),
             None => {
                 self.skipped.insert(reason.to_owned(), rows);
             }

@@ -214,14 +214,37 @@ pub(super) fn read_log(
 
     let mut all = Vec::with_capacity(results.len());
     for result in results {
-        all.push(result.map_err(|error| worker_error(path, error))?);
+        // NOTE: a file that changed or vanished since the worker read it reports line 0.
+        let line = |offset| line_at_offset(path, offset).unwrap_or_default();
+        all.push(result.map_err(|error| worker_error(path, error, line))?);
     }
     Ok(merge(all, inventory, length))
 }
 
-fn worker_error(path: &Path, error: WorkerError) -> InventoryError {
-    // NOTE: a file that changed or vanished since the worker read it reports line 0.
-    let line = |offset| line_at_offset(path, offset).unwrap_or_default();
+/// Reads a results log that is already in memory, such as one read from a pipe, on one thread.
+pub(super) fn read_log_bytes(
+    path: &Path,
+    bytes: &[u8],
+    inventory: &mut Inventory,
+) -> Result<ReadSummary, InventoryError> {
+    let start = if bytes.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
+    let line = |offset: u64| {
+        let before = &bytes[..(offset as usize).min(bytes.len())];
+        memchr::memchr_iter(b'\n', before).count() as u64 + 1
+    };
+    let mut counts = Counts::default();
+    count_lines(&bytes[start..], start as u64, u64::MAX, &mut counts)
+        .map_err(|error| worker_error(path, error, line))?;
+    Ok(merge(vec![counts], inventory, bytes.len() as u64))
+}
+
+/// Maps a worker's failure to an inventory error, with `line` giving the 1-based line of a
+/// file offset.
+fn worker_error(path: &Path, error: WorkerError, line: impl Fn(u64) -> u64) -> InventoryError {
     match error {
         WorkerError::Read(source) => InventoryError::read(path, source),
         WorkerError::Json(offset, source) => {
