@@ -9,6 +9,7 @@
 //! whole or not at all: the first invalid record is reported with its index and field.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -18,6 +19,7 @@ use ops_core::{
     ConnectorKind, CorrelationId, DeploymentIntent, IntentStatus, Platform, Ring, Version,
     VersionScheme,
 };
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
 /// The fields a record may have.
@@ -122,12 +124,14 @@ pub fn read(path: &Path) -> Result<Vec<DeploymentIntent>, IntentsFileError> {
 /// Validates the bytes of an intents file; `path` only names the file in errors.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<DeploymentIntent>, IntentsFileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let value: Value = serde_json::from_slice(bytes).map_err(|source| IntentsFileError::Json {
-        path: path.to_owned(),
-        line: source.line(),
-        column: source.column(),
-        source,
-    })?;
+    let value = serde_json::from_slice::<UniqueKeys>(bytes)
+        .map(|unique| unique.0)
+        .map_err(|source| IntentsFileError::Json {
+            path: path.to_owned(),
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
     let Value::Array(records) = value else {
         return Err(IntentsFileError::NotAnArray {
             path: path.to_owned(),
@@ -157,6 +161,82 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<DeploymentIntent>, Intents
         intents.push(intent);
     }
     Ok(intents)
+}
+
+/// A JSON value whose objects repeat no key. `serde_json::Value` keeps the last of repeated
+/// keys, so `{"app_name": "wget", "app_name": "curl"}` would silently read as curl.
+struct UniqueKeys(Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UniqueKeys, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(UniqueKeys(value)) = items.next_element()? {
+            values.push(value);
+        }
+        Ok(Value::Array(values))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "the field {key:?} is given twice in one object: keep one"
+                )));
+            }
+            let UniqueKeys(value) = entries.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 struct FieldFailure {
@@ -492,6 +572,24 @@ mod tests {
         let (first, second) =
             VALID.split_at(VALID.find("{\"correlation_id\": \"deploy-2\"").unwrap());
         format!("{first}{}", second.replacen(replace_from, replace_to, 1))
+    }
+
+    #[test]
+    fn repeated_key_is_rejected() {
+        let text = with_second(
+            "\"app_name\": \"Google Chrome\",",
+            "\"app_name\": \"wget\", \"app_name\": \"curl\",",
+        );
+        let error = parse_text(&text).unwrap_err();
+        let IntentsFileError::Json { line, .. } = &error else {
+            panic!("expected a JSON error, got {error}");
+        };
+        assert_eq!(*line, 5);
+        let chain = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+        assert!(
+            chain.contains("the field \"app_name\" is given twice in one object: keep one"),
+            "{chain}"
+        );
     }
 
     #[test]
