@@ -119,8 +119,10 @@ fn default_actor(environment: &BTreeMap<String, String>) -> String {
     let user = environment
         .get("USER")
         .or_else(|| environment.get("LOGNAME"))
-        .map(String::as_str)
-        .unwrap_or("unknown");
+        .filter(|name| !name.is_empty())
+        .cloned()
+        .or_else(process_user)
+        .unwrap_or_else(|| "unknown".to_owned());
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|name| name.trim().to_owned())
@@ -128,4 +130,51 @@ fn default_actor(environment: &BTreeMap<String, String>) -> String {
         .or_else(|| environment.get("HOSTNAME").cloned())
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{user}@{host}")
+}
+
+/// Returns the name of the user the process runs as, for jobs that run without `USER`, such
+/// as cron and systemd units: the owner of `/proc/self`, named through `/etc/passwd`, or
+/// `uid:N` when the file has no entry for it.
+fn process_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = user_name(&passwd, uid).unwrap_or_else(|| format!("uid:{uid}"));
+    Some(name)
+}
+
+/// Returns the name of `uid` in the text of an `/etc/passwd` file
+/// (`name:password:uid:gid:gecos:home:shell` per line).
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let listed = fields.nth(1)?.parse::<u32>().ok()?;
+        (listed == uid && !name.is_empty()).then(|| name.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_name_reads_passwd_lines() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      ops:x:1001:1001:Ops,,,:/home/ops:/bin/sh\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 1001).as_deref(), Some("ops"));
+        assert_eq!(user_name(passwd, 42), None);
+    }
+
+    #[test]
+    fn actor_without_user_variables_names_the_process_user() {
+        let actor = default_actor(&BTreeMap::new());
+        let (user, host) = actor.split_once('@').unwrap();
+        assert!(!user.is_empty());
+        assert_ne!(user, "unknown");
+        assert!(!host.is_empty());
+    }
 }
