@@ -594,10 +594,12 @@ fn osquery_error_line_counts_from_file_start() {
     text.push_str("{\"name\":\"q\",\"columns\":\n");
     text.push_str(&good.repeat(10));
     std::fs::write(&path, &text).unwrap();
-    let message = try_read(InventoryFormat::Osquery, &path)
-        .unwrap_err()
-        .to_string();
+    let error = try_read(InventoryFormat::Osquery, &path).unwrap_err();
+    let message = error.to_string();
     assert!(message.contains(" line 30001 column "), "{message}");
+    // The parser's own position counts from the start of the line, so it is left out.
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert_eq!(cause, "EOF while parsing a value");
 }
 
 // Ansible

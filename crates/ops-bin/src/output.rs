@@ -80,6 +80,15 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+/// Returns `count` and `noun`, with the noun in the plural unless `count` is one.
+pub fn plural(count: u64, noun: &str) -> String {
+    match (count, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{count} {stem}ies"),
+        (_, None) => format!("{count} {noun}s"),
+    }
+}
+
 /// Creates a table with the house style and the given header.
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();

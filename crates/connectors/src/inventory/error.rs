@@ -33,9 +33,9 @@ pub enum InventoryError {
         column: u64,
         /// The expected content, as in "an osquery result object".
         expected: &'static str,
-        /// The JSON parser's error.
+        /// What the JSON parser reported.
         #[source]
-        source: serde_json::Error,
+        source: JsonCause,
     },
 
     /// A line of a CSV file could not be split into fields.
@@ -138,7 +138,32 @@ impl InventoryError {
             line,
             column: source.column() as u64,
             expected,
-            source,
+            source: JsonCause::new(&source),
         }
     }
 }
+
+/// What the JSON parser reported, without its position. The parser counts lines from where it
+/// started, such as the start of one line of a results log, so its position would disagree with
+/// the line of the file that [`InventoryError::Json`] states.
+#[derive(Debug)]
+pub struct JsonCause(String);
+
+impl JsonCause {
+    fn new(error: &serde_json::Error) -> JsonCause {
+        let text = error.to_string();
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        match text.strip_suffix(&position) {
+            Some(message) => JsonCause(message.to_owned()),
+            None => JsonCause(text),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonCause {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonCause {}

@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use ops_core::{Inventory, Platform};
 
-pub use error::InventoryError;
+pub use error::{InventoryError, JsonCause};
 
 /// The export formats the offline readers understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

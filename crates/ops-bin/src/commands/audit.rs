@@ -9,7 +9,7 @@ use crate::cli::AuditCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat, outln};
+use crate::output::{self, OutputFormat, outln, plural};
 
 /// Runs an audit action.
 pub async fn run(context: &Context, command: AuditCommand) -> Result<Completion, CommandError> {
@@ -74,17 +74,22 @@ fn verify(context: &Context, checkpoint: Option<&str>) -> Result<Completion, Com
 
 fn print_verify(report: &VerifyReport) {
     outln!(
-        "verified {} entries in {} segments ({} bytes); head {}",
-        report.entries,
-        report.segments,
-        report.bytes,
+        "verified {} in {} ({}); head {}",
+        plural(report.entries, "entry"),
+        plural(report.segments as u64, "segment"),
+        plural(report.bytes, "byte"),
         report.head
     );
     if report.repaired_lines > 0 {
-        outln!(
-            "{} torn lines were sealed by repair entries",
-            report.repaired_lines
-        );
+        let sealed = if report.repaired_lines == 1 {
+            "1 torn line was sealed by a repair entry".to_owned()
+        } else {
+            format!(
+                "{} torn lines were sealed by repair entries",
+                report.repaired_lines
+            )
+        };
+        outln!("{sealed}");
     }
     match &report.finding {
         None => outln!("the audit log is intact"),

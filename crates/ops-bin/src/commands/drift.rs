@@ -19,7 +19,7 @@ use crate::cli::DriftArgs;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat, outln};
+use crate::output::{self, OutputFormat, outln, plural};
 
 /// Runs drift detection.
 pub async fn run(context: &Context, arguments: DriftArgs) -> Result<Completion, CommandError> {
@@ -340,14 +340,5 @@ fn print_hidden(total: usize, shown: usize) {
             "... and {} more: pass --limit 0 to show all, or --output json",
             total - shown
         );
-    }
-}
-
-/// Returns `count` and `noun`, with the noun in the plural unless `count` is one.
-fn plural(count: u64, noun: &str) -> String {
-    match (count, noun.strip_suffix('y')) {
-        (1, _) => format!("1 {noun}"),
-        (_, Some(stem)) => format!("{count} {stem}ies"),
-        (_, None) => format!("{count} {noun}s"),
     }
 }
