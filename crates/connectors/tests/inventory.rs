@@ -586,6 +586,21 @@ fn osquery_log_from_pipe() {
 }
 
 #[test]
+fn osquery_form_feed_line_fails() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("results.log");
+    std::fs::write(&path, "\u{c}\n").unwrap();
+
+    let message = try_read(InventoryFormat::Osquery, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(" line 1 column 1: invalid JSON"),
+        "{message}"
+    );
+}
+
+#[test]
 fn osquery_error_line_counts_from_file_start() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("results.log");

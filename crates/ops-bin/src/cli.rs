@@ -206,7 +206,8 @@ pub enum AuditCommand {
     /// Walk the hash chain and report the first entry that was edited, deleted, inserted,
     /// reordered or truncated
     Verify {
-        /// A checkpoint the log must still contain: a file holding HASH@COUNT, or HASH@COUNT
+        /// A checkpoint the log must still contain: HASH@COUNT, or a file holding HASH@COUNT or
+        /// the JSON that `ops audit checkpoint --output json` prints
         #[arg(long, value_name = "FILE|HASH@COUNT")]
         checkpoint: Option<String>,
     },

@@ -392,7 +392,11 @@ fn count_lines(
             }
         };
         line_start = (line_end + 1).min(data.len());
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // JSON whitespace, which unlike `u8::is_ascii_whitespace` leaves out the form feed.
+        if line
+            .iter()
+            .all(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'))
+        {
             continue;
         }
         let mut parsed = LogLine::default();
