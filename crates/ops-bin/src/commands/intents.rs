@@ -16,7 +16,7 @@ use crate::cli::IntentsCommand;
 use crate::commands::evidence;
 use crate::context::Context;
 use crate::exit::{CommandError, Completion, bad_input, failed};
-use crate::output::{self, OutputFormat, outln};
+use crate::output::{self, OutputFormat, outln, plural};
 
 /// Runs an intents action.
 pub async fn run(context: &Context, command: IntentsCommand) -> Result<Completion, CommandError> {
@@ -106,8 +106,8 @@ async fn import(
         OutputFormat::Table => {
             let verb = if dry_run { "would import" } else { "imported" };
             outln!(
-                "{verb} {} intents from {}: {} created, {} updated, {} unchanged, {} kept rolled back ({correlation_id})",
-                intents.len(),
+                "{verb} {} from {}: {} created, {} updated, {} unchanged, {} kept rolled back ({correlation_id})",
+                plural(intents.len() as u64, "intent"),
                 file.display(),
                 summary.created,
                 summary.updated,
