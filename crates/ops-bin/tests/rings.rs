@@ -176,5 +176,9 @@ fn gates_of_a_ring_are_listed() {
         .args(["rings", "gates"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&thresholds.stdout).contains("Department"));
+    let table = String::from_utf8_lossy(&thresholds.stdout);
+    assert!(table.contains("min bake hours"), "{table}");
+    assert!(table.contains("Department"), "{table}");
+    assert!(table.contains("98.0%"), "{table}");
+    assert!(!table.contains('{'), "no raw JSON in the table: {table}");
 }

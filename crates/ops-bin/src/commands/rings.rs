@@ -161,12 +161,25 @@ fn thresholds(context: &Context, promoter: &Promoter) -> Result<Completion, Comm
         output::print_json(promoter.gates()).map_err(failed)?;
         return Ok(Completion::Done);
     }
-    let json = serde_json::to_value(promoter.gates()).map_err(failed)?;
-    let mut table = output::table(&["ring", "gates"]);
-    if let Some(rings) = json.as_object() {
-        for (ring, gates) in rings {
-            table.add_row(vec![ring.clone(), gates.to_string()]);
-        }
+    let mut table = output::table(&[
+        "ring",
+        "min success rate",
+        "min devices reporting",
+        "min bake hours",
+        "CAB for high risk",
+    ]);
+    for (ring, gates) in promoter.gates().iter() {
+        table.add_row(vec![
+            ring.to_string(),
+            format!("{:.1}%", gates.min_success_rate * 100.0),
+            gates.min_devices_reporting.to_string(),
+            format!("{}", gates.min_bake.as_secs_f64() / 3600.0),
+            if gates.require_cab_for_high_risk {
+                "required".to_owned()
+            } else {
+                "not required".to_owned()
+            },
+        ]);
     }
     output::print_table(
         "gate thresholds (override with [rings.gates.<Ring>])",
