@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ pub struct FakeDirectory {
     credentials: Mutex<BTreeMap<String, Vec<CredentialInfo>>>,
     pim_policies: Mutex<BTreeMap<String, PimPolicy>>,
     eligible: Mutex<BTreeSet<(String, String)>>,
+    /// Key ids issued so far, so that a key id is never reused after a removal.
+    keys_issued: AtomicU64,
     /// Failures the next calls return.
     pub failures: Failures,
 }
@@ -100,7 +103,10 @@ impl Directory for FakeDirectory {
         let list = credentials.entry(application_id.to_owned()).or_default();
         let start = Utc::now();
         let info = CredentialInfo {
-            key_id: format!("key-{}", list.len() + 1),
+            key_id: format!(
+                "key-{}",
+                self.keys_issued.fetch_add(1, Ordering::Relaxed) + 1
+            ),
             display_name: Some(display_name.to_owned()),
             start: Some(start),
             end: chrono::Duration::from_std(lifetime)

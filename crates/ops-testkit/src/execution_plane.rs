@@ -1,6 +1,6 @@
 //! A fake execution plane.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,7 +17,6 @@ use crate::failures::{Failures, lock};
 pub struct FakeExecutionPlane {
     kind: ConnectorKind,
     deployed: Mutex<BTreeMap<Ring, Vec<DeployedApp>>>,
-    removed: Mutex<BTreeSet<(Ring, String)>>,
     removal_calls: Mutex<Vec<RemovalRequest>>,
     /// Failures the next calls return.
     pub failures: Failures,
@@ -29,15 +28,25 @@ impl FakeExecutionPlane {
         FakeExecutionPlane {
             kind,
             deployed: Mutex::new(BTreeMap::new()),
-            removed: Mutex::new(BTreeSet::new()),
             removal_calls: Mutex::new(Vec::new()),
             failures: Failures::default(),
         }
     }
 
-    /// Deploys an application to a ring.
+    /// Deploys an application to a ring. Deploying one already there replaces it, so the ring
+    /// lists each application once.
     pub fn deploy(&self, ring: Ring, app: DeployedApp) {
-        lock(&self.deployed).entry(ring).or_default().push(app);
+        let mut deployed = lock(&self.deployed);
+        let apps = deployed.entry(ring).or_default();
+        let same = apps.iter_mut().find(|existing| {
+            existing.name == app.name
+                && existing.version == app.version
+                && existing.platform == app.platform
+        });
+        match same {
+            Some(existing) => *existing = app,
+            None => apps.push(app),
+        }
     }
 
     /// Returns every removal request received, failed ones included, in order.
@@ -59,11 +68,8 @@ impl ExecutionPlane for FakeExecutionPlane {
         let mut deployed = lock(&self.deployed);
         let apps = deployed.entry(request.ring).or_default();
         let before = apps.len();
-        apps.retain(|app| app.name != request.app_name);
-        let removed_now = apps.len() < before;
-        let newly_recorded =
-            lock(&self.removed).insert((request.ring, request.application_id.clone()));
-        Ok(if removed_now || newly_recorded {
+        apps.retain(|app| !(app.name == request.app_name && app.version == request.version));
+        Ok(if apps.len() < before {
             RemovalOutcome::Removed
         } else {
             RemovalOutcome::AlreadyAbsent

@@ -38,7 +38,7 @@ impl FakeFailoverGroup {
         }
     }
 
-    /// Returns the modes of every failover started, in handle order.
+    /// Returns the modes of every failover started, sorted by handle as text.
     pub fn failovers(&self) -> Vec<FailoverMode> {
         lock(&self.operations)
             .values()
@@ -86,10 +86,14 @@ impl FailoverGroup for FakeFailoverGroup {
                 retry_after_secs: Some(10),
             });
         }
-        let mut guard = lock(&self.status);
-        let status = &mut *guard;
-        if status.primary_region != *target {
-            std::mem::swap(&mut status.primary_region, &mut status.secondary_region);
+        // Roles change once, on the poll that finishes the operation. Later polls only report
+        // it, so polling an old failover does not undo a failback started after it.
+        if *polls == self.polls_until_done.max(1) {
+            let mut guard = lock(&self.status);
+            let status = &mut *guard;
+            if status.primary_region != *target {
+                std::mem::swap(&mut status.primary_region, &mut status.secondary_region);
+            }
         }
         Ok(OperationState::Succeeded)
     }
