@@ -896,6 +896,19 @@ fn intune_unterminated_quote_fails() {
 // Jamf
 
 #[test]
+fn empty_json_file_is_named_empty() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("computers.json");
+    std::fs::write(&path, "").unwrap();
+
+    let message = try_read(InventoryFormat::Jamf, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains(" line 1: empty, expected "), "{message}");
+    assert!(!message.contains("column 0"), "{message}");
+}
+
+#[test]
 fn jamf_inventory_response() {
     let (inventory, summary) = read(InventoryFormat::Jamf, "jamf/computers-inventory.json");
     assert_eq!(

@@ -67,6 +67,12 @@ pub enum IntentsFileError {
         #[source]
         source: serde_json::Error,
     },
+    /// The file is empty or holds only whitespace.
+    #[error("intents file {path:?} is empty: expected an array of intent objects")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// The top-level value is not an array.
     #[error("intents file {path:?} holds a JSON {found}: expected an array of intent objects")]
     NotAnArray {
@@ -124,6 +130,11 @@ pub fn read(path: &Path) -> Result<Vec<DeploymentIntent>, IntentsFileError> {
 /// Validates the bytes of an intents file; `path` only names the file in errors.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<DeploymentIntent>, IntentsFileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(IntentsFileError::Empty {
+            path: path.to_owned(),
+        });
+    }
     let value = serde_json::from_slice::<UniqueKeys>(bytes)
         .map(|unique| unique.0)
         .map_err(|source| IntentsFileError::Json {
@@ -572,6 +583,15 @@ mod tests {
         let (first, second) =
             VALID.split_at(VALID.find("{\"correlation_id\": \"deploy-2\"").unwrap());
         format!("{first}{}", second.replacen(replace_from, replace_to, 1))
+    }
+
+    #[test]
+    fn empty_file_is_named() {
+        let error = parse_text(" \n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "intents file \"intents.json\" is empty: expected an array of intent objects"
+        );
     }
 
     #[test]

@@ -132,6 +132,10 @@ impl InventoryError {
         expected: &'static str,
         source: serde_json::Error,
     ) -> InventoryError {
+        if source.is_eof() && source.line() == 1 && source.column() == 0 {
+            // The parser read nothing at all: say so rather than point at column 0.
+            return InventoryError::line(path, first_line, format!("empty, expected {expected}"));
+        }
         let line = first_line + (source.line() as u64).saturating_sub(1);
         InventoryError::Json {
             path: path.to_owned(),
