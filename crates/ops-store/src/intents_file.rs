@@ -585,6 +585,156 @@ mod tests {
         format!("{first}{}", second.replacen(replace_from, replace_to, 1))
     }
 
+    /// Replaces the second record's `"status": "Approved"` member with `members`.
+    fn second_with(members: &str) -> String {
+        with_second(
+            "\"status\": \"Approved\"",
+            &format!("\"status\": \"Approved\", {members}"),
+        )
+    }
+
+    #[test]
+    fn invalid_fields_name_field_and_fix() {
+        let cases = [
+            (
+                "\"high_risk\": \"yes\"",
+                "high_risk",
+                "is a JSON string, expected true or false",
+            ),
+            (
+                "\"cab_approved_by\": \"cab@example.com\"",
+                "cab_approved_at",
+                "is missing: a CAB approval needs both",
+            ),
+            (
+                "\"cab_approved_at\": \"2026-11-30T08:00:00Z\"",
+                "cab_approved_by",
+                "is missing: a CAB approval needs both",
+            ),
+            (
+                "\"cab_approved_by\": \"cab@example.com\", \"cab_approved_at\": \"tomorrow\"",
+                "cab_approved_at",
+                "is not an RFC 3339 time",
+            ),
+            (
+                "\"cab_approved_by\": \"cab@example.com\", \"cab_approved_at\": 5",
+                "cab_approved_at",
+                "is a JSON number, expected an RFC 3339 time string",
+            ),
+            (
+                "\"cab_approved_by\": \"cab@example.com\", \"cab_approved_at\": \"0000-01-01T00:00:00Z\"",
+                "cab_approved_at",
+                "falls outside the years 1 to 9999",
+            ),
+            (
+                "\"devices_targeted\": 5",
+                "devices_targeted",
+                "is 5, fewer than the 10 devices that reported",
+            ),
+            ("\"version_scheme\": \"calver\"", "version_scheme", "calver"),
+            ("\"x_note\": 1", "x_note", "is not a known field"),
+        ];
+        for (members, expected_field, expected_message) in cases {
+            let text = second_with(members).replace("\"devices_targeted\": 10, ", "");
+            let (index, field, message) = record_error(&text);
+            assert_eq!(index, 1, "{members}");
+            assert_eq!(field, expected_field, "{members}");
+            assert!(message.contains(expected_message), "{members}: {message}");
+        }
+    }
+
+    #[test]
+    fn mistyped_values_name_their_json_type() {
+        let cases = [
+            (
+                "\"app_name\": \"Google Chrome\"",
+                "\"app_name\": \"  \"",
+                "app_name",
+                "is empty",
+            ),
+            (
+                "\"app_name\": \"Google Chrome\"",
+                "\"app_name\": true",
+                "app_name",
+                "is a JSON boolean, expected a string",
+            ),
+            (
+                "\"connectors\": [\"SCCM\", \"intune\"]",
+                "\"connectors\": []",
+                "connectors",
+                "is empty",
+            ),
+            (
+                "\"connectors\": [\"SCCM\", \"intune\"]",
+                "\"connectors\": null",
+                "connectors",
+                "is missing",
+            ),
+            (
+                "\"connectors\": [\"SCCM\", \"intune\"]",
+                "\"connectors\": \"SCCM\"",
+                "connectors",
+                "is a JSON string, expected an array",
+            ),
+            (
+                "\"connectors\": [\"SCCM\", \"intune\"]",
+                "\"connectors\": [\"SCCM\", {}]",
+                "connectors[1]",
+                "is a JSON object, expected a connector name",
+            ),
+            (
+                "\"devices_failed\": 1",
+                "\"devices_failed\": -1",
+                "devices_failed",
+                "expected a whole number of devices from 0",
+            ),
+            (
+                "\"devices_failed\": 1",
+                "\"devices_failed\": 1.5",
+                "devices_failed",
+                "expected a whole number of devices from 0",
+            ),
+            (
+                "\"devices_failed\": 1",
+                "\"devices_failed\": [1]",
+                "devices_failed",
+                "is a JSON array, expected a whole number",
+            ),
+        ];
+        for (from, to, expected_field, expected_message) in cases {
+            let (_, field, message) = record_error(&with_second(from, to));
+            assert_eq!(field, expected_field, "{to}");
+            assert!(message.contains(expected_message), "{to}: {message}");
+        }
+    }
+
+    #[test]
+    fn record_that_is_not_an_object_is_named() {
+        let (index, field, message) = record_error("[null]");
+        assert_eq!((index, field.as_str()), (0, "(record)"));
+        assert_eq!(message, "is a JSON null, expected an object");
+    }
+
+    #[test]
+    fn top_level_object_is_not_an_array() {
+        let error = parse_text("{\"intents\": []}").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("holds a JSON object: expected an array"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let error = read(Path::new("/nonexistent/intents.json")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot read intents file \"/nonexistent/intents.json\""
+        );
+    }
+
     #[test]
     fn empty_file_is_named() {
         let error = parse_text(" \n").unwrap_err();
