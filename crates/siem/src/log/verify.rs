@@ -703,3 +703,109 @@ impl LineReader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Returns each finding with the words the audit runbook's table lists it under, where `…`
+    /// stands for the variable part of the message.
+    fn findings() -> Vec<(FindingKind, &'static str)> {
+        let checkpoint = Checkpoint::parse(&format!("{}@3", ChainHash::of(b"head"))).unwrap();
+        let (expected_seq, found_seq) = (4, 7);
+        vec![
+            (
+                FindingKind::GenesisMissing {
+                    reason: "no such file".to_owned(),
+                },
+                "genesis record missing or invalid",
+            ),
+            (
+                FindingKind::SegmentMissing {
+                    name: "audit-000002.jsonl".to_owned(),
+                },
+                "segment file … is missing",
+            ),
+            (FindingKind::MalformedEntry, "line is not a log entry"),
+            (FindingKind::EntryEdited, "entry was edited"),
+            (
+                FindingKind::EntriesDeleted {
+                    expected_seq,
+                    found_seq,
+                },
+                "entries deleted",
+            ),
+            (
+                FindingKind::EntriesReordered {
+                    expected_seq,
+                    found_seq,
+                },
+                "entries reordered",
+            ),
+            (
+                FindingKind::EntryInserted {
+                    expected_seq,
+                    found_seq,
+                },
+                "entry inserted or duplicated",
+            ),
+            (FindingKind::ChainBroken { seq: 5 }, "chain broken"),
+            (
+                FindingKind::Truncated {
+                    checkpoint_count: 9,
+                    entries: 3,
+                },
+                "log truncated",
+            ),
+            (
+                FindingKind::CheckpointMismatch {
+                    checkpoint,
+                    found_hash: ChainHash::of(b"other"),
+                },
+                "checkpoint … does not match",
+            ),
+            (
+                FindingKind::IncompleteLastEntry,
+                "incomplete last entry, likely a crash",
+            ),
+        ]
+    }
+
+    #[test]
+    fn finding_messages_match_the_runbook() {
+        let runbook = include_str!("../../../../runbooks/audit-and-siem.md");
+        for (finding, words) in findings() {
+            let message = finding.to_string();
+            let (head, tail) = words.split_once(" … ").unwrap_or((words, ""));
+            assert!(message.starts_with(head), "{message}");
+            assert!(message.contains(tail), "{message}");
+            let row = format!("| `{words}");
+            assert!(
+                runbook.contains(&row),
+                "the runbook has no row for {words:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_torn_last_entry_is_not_tampering() {
+        for (finding, _) in findings() {
+            let expected = finding != FindingKind::IncompleteLastEntry;
+            assert_eq!(finding.is_tampering(), expected, "{finding}");
+        }
+    }
+
+    #[test]
+    fn checkpoint_mismatch_names_the_entry() {
+        let checkpoint = Checkpoint::parse(&format!("{}@3", ChainHash::of(b"head"))).unwrap();
+        let finding = FindingKind::CheckpointMismatch {
+            checkpoint,
+            found_hash: ChainHash::of(b"other"),
+        };
+        let message = finding.to_string();
+        assert!(
+            message.contains("does not match: entry 2 has hash "),
+            "{message}"
+        );
+    }
+}
