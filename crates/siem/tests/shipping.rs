@@ -658,19 +658,13 @@ async fn splunk_hec_gets_newline_separated_events() {
 #[tokio::test]
 async fn cef_syslog_sends_one_datagram_per_event() {
     let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let config = SiemConfig::CefSyslog(CefSyslogConfig {
-        address: receiver.local_addr().unwrap().to_string(),
-        protocol: SyslogProtocol::Udp,
+    let (forwarder, _spool_dir) = cef_forwarder(CefSyslogConfig {
         hostname: None,
-        event_vendor: "Contoso".to_owned(),
-        max_message_bytes: 2048,
+        ..cef_config(
+            receiver.local_addr().unwrap().to_string(),
+            SyslogProtocol::Udp,
+        )
     });
-    let transport = config
-        .build_transport(None, RecordingClock::new(), retry_policy())
-        .unwrap()
-        .unwrap();
-    let spool_dir = tempfile::tempdir().unwrap();
-    let forwarder = Forwarder::new(Spool::open(spool_dir.path()).unwrap(), transport);
     let events: Vec<AuditEvent> = (0..3).map(event).collect();
     for event in &events {
         forwarder.spool().push(event).unwrap();
@@ -695,6 +689,114 @@ async fn cef_syslog_sends_one_datagram_per_event() {
             "{message}"
         );
     }
+}
+
+fn cef_config(address: String, protocol: SyslogProtocol) -> CefSyslogConfig {
+    CefSyslogConfig {
+        address,
+        protocol,
+        hostname: Some("ops-host-1".to_owned()),
+        event_vendor: "Contoso".to_owned(),
+        max_message_bytes: 2048,
+    }
+}
+
+/// Builds a forwarder to a CEF syslog sink over a fresh spool. Keep the directory alive while
+/// the forwarder is in use.
+fn cef_forwarder(config: CefSyslogConfig) -> (Forwarder, tempfile::TempDir) {
+    let transport = SiemConfig::CefSyslog(config)
+        .build_transport(None, RecordingClock::new(), retry_policy())
+        .unwrap()
+        .unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let forwarder = Forwarder::new(Spool::open(spool_dir.path()).unwrap(), transport);
+    (forwarder, spool_dir)
+}
+
+#[tokio::test]
+async fn cef_syslog_over_tcp_sends_one_line_per_event() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (forwarder, _spool_dir) = cef_forwarder(cef_config(
+        listener.local_addr().unwrap().to_string(),
+        SyslogProtocol::Tcp,
+    ));
+    for index in 0..3 {
+        forwarder.spool().push(&event(index)).unwrap();
+    }
+    let receiver = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut text)
+            .await
+            .unwrap();
+        text
+    });
+
+    assert_eq!(forwarder.flush(None).await.unwrap().delivered, 3);
+    let text = tokio::time::timeout(Duration::from_secs(5), receiver)
+        .await
+        .unwrap()
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for line in lines {
+        assert!(
+            line.starts_with(
+                "<110>1 1970-01-01T00:00:00.000Z ops-host-1 ops - PromotionSubmitted - CEF:0|Contoso|ops|"
+            ),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cef_syslog_refused_connection_keeps_the_spool() {
+    // Bind and drop a listener so that nothing listens on its port.
+    let address = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let (forwarder, _spool_dir) = cef_forwarder(cef_config(address, SyslogProtocol::Tcp));
+    forwarder.spool().push(&event(0)).unwrap();
+
+    let error = forwarder.flush(None).await.unwrap_err();
+
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert!(chain.contains("1 remain spooled"), "{chain}");
+    assert!(chain.contains("connection failed"), "{chain}");
+    assert_eq!(forwarder.spool().len().unwrap(), 1);
+}
+
+#[test]
+fn cef_config_needs_port_and_room() {
+    let no_port = SiemConfig::CefSyslog(cef_config(
+        "syslog.example.com".to_owned(),
+        SyslogProtocol::Udp,
+    ))
+    .build_transport(None, RecordingClock::new(), retry_policy());
+    let Err(error) = no_port else {
+        panic!("an address without a port was accepted");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("lacks a port: expected HOST:PORT"),
+        "{error}"
+    );
+
+    let mut small = cef_config("127.0.0.1:514".to_owned(), SyslogProtocol::Udp);
+    small.max_message_bytes = 100;
+    let Err(error) =
+        SiemConfig::CefSyslog(small).build_transport(None, RecordingClock::new(), retry_policy())
+    else {
+        panic!("a 100-byte message limit was accepted");
+    };
+    assert!(error.to_string().contains("use at least 480"), "{error}");
 }
 
 #[test]
