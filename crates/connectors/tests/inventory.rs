@@ -673,6 +673,76 @@ fn ansible_bare_map_skips_other_managers() {
     assert_eq!(skipped(&summary, "package source \"pacman\""), 1);
 }
 
+/// Writes `content` to a file and returns the error reading it as Ansible output.
+fn ansible_error(content: &str) -> String {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("facts.txt");
+    std::fs::write(&path, content).unwrap();
+    match try_read(InventoryFormat::Ansible, &path) {
+        Ok((inventory, _)) => panic!("read {} entries from {content:?}", inventory.len()),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn ansible_malformed_output_is_named() {
+    let long_garbage = "x".repeat(100);
+    let cases = [
+        (
+            "{\"plays\": [{\"tasks\": [{\"task\": {\"name\": \"ping\"}}]}]}",
+            "line 1: expected a task result with ansible_facts.packages in the plays, found none",
+        ),
+        (
+            "[WARNING]: No inventory was parsed\n",
+            "line 1: expected \"HOST | SUCCESS => {\" lines, found none",
+        ),
+        (
+            "web-01 | SUCCESS => [\n",
+            "line 1: expected \"HOST | SUCCESS => {\" as ansible prints package_facts results, found \"web-01 | SUCCESS => [\"",
+        ),
+        (
+            long_garbage.as_str(),
+            "found \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ),
+        (
+            "web-01 | SUCCESS => {\n    \"ansible_facts\": {\n",
+            "line 3 column 0: invalid JSON, expected Ansible package_facts results",
+        ),
+        (
+            "web-01 | SUCCESS => {\"changed\": false}\n",
+            "record 1: host web-01: expected ansible_facts.packages, found none",
+        ),
+        (
+            "web-01 | SUCCESS => {\"ansible_facts\": {\"packages\": {\"curl\": [\"7.88\"]}}}\n",
+            "record 1: host web-01, packages[\"curl\"][0]: expected an object, found a string",
+        ),
+        (
+            "web-01 | SUCCESS => {\"ansible_facts\": {\"packages\": {\"curl\": [{\"version\": \"7.88\"}]}}}\n",
+            "record 1: host web-01, packages[\"curl\"][0]: expected a source (apt or rpm), found none",
+        ),
+    ];
+    for (content, expected) in cases {
+        let message = ansible_error(content);
+        assert!(message.contains(expected), "{content:?}: {message}");
+    }
+}
+
+#[test]
+fn ansible_skips_failed_and_factless_results() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("facts.txt");
+    std::fs::write(
+        &path,
+        "web-01 | SUCCESS => {\"failed\": true, \"msg\": \"no package manager\"}\n\
+         web-02 | SUCCESS => {\"ansible_facts\": {\"packages\": {\"curl\": [{\"version\": 7, \"source\": \"apt\"}]}}}\n",
+    )
+    .unwrap();
+
+    let (inventory, summary) = try_read(InventoryFormat::Ansible, &path).unwrap();
+    assert_eq!(skipped(&summary, "the host result is failed"), 1);
+    assert_eq!(names(&inventory), ["curl 7"]);
+}
+
 #[test]
 fn ansible_json_callback_output() {
     let (inventory, summary) = read(InventoryFormat::Ansible, "ansible/callback.json");
