@@ -76,6 +76,16 @@ impl Scratch {
         command
     }
 
+    /// Runs drift for ring Canary against `intents.json` and the given inventories.
+    fn canary_drift(&self, inventories: &[&str]) -> std::process::Output {
+        let mut command = self.ops();
+        command.args(["drift", "--ring", "Canary", "--intents", "intents.json"]);
+        for inventory in inventories {
+            command.args(["--inventory", inventory]);
+        }
+        command.output().unwrap()
+    }
+
     fn dpkg_inventory(&self) -> String {
         format!("dpkg:{}", self.path("status").display())
     }
@@ -347,6 +357,24 @@ fn unwritable_report_exits_1() {
 }
 
 #[test]
+fn summary_names_inventories_without_devices() {
+    let scratch = Scratch::new();
+    std::fs::write(
+        scratch.path("apps.csv"),
+        "ApplicationName,ApplicationVersion,Platform,DeviceCount\n7-Zip,23.01,Windows,42\n",
+    )
+    .unwrap();
+    let output = scratch.canary_drift(&[&scratch.dpkg_inventory(), "intune:apps.csv"]);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .contains("on 1 device plus the devices counted in intune:apps.csv, which names none"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn drift_reads_intents_from_the_store() {
     let scratch = Scratch::new();
     scratch
@@ -536,19 +564,7 @@ fn empty_inventory_exits_2() {
             "inventory osquery:removed.log has no software rows (1 skipped)",
         ),
     ] {
-        let output = scratch
-            .ops()
-            .args([
-                "drift",
-                "--ring",
-                "Canary",
-                "--intents",
-                "intents.json",
-                "--inventory",
-                inventory,
-            ])
-            .output()
-            .unwrap();
+        let output = scratch.canary_drift(&[inventory]);
         assert_eq!(output.status.code(), Some(2), "{inventory}");
         let message = stderr(&output);
         assert!(message.contains(expected), "{message}");

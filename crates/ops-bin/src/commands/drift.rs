@@ -55,7 +55,7 @@ async fn detect(
 ) -> Result<Completion, CommandError> {
     let mut intents = load_intents(context, &arguments).await?;
     let trail = evidence::open(context)?;
-    let inventory = read_inventories(&arguments.inventories)?;
+    let (inventory, counts_only) = read_inventories(&arguments.inventories)?;
 
     let covered = covered_platforms(&arguments.inventories, &inventory);
     let mut not_compared = NotCompared::default();
@@ -123,14 +123,12 @@ async fn detect(
             "no drift"
         );
     }
-    print(
-        context,
-        &report,
-        &not_compared,
-        correlation_id,
-        arguments.limit,
-    )
-    .map_err(failed)?;
+    let summary = Summary {
+        report: &report,
+        not_compared: &not_compared,
+        counts_only: &counts_only,
+    };
+    print(context, &summary, correlation_id, arguments.limit).map_err(failed)?;
     evidence::deliver(&trail).await;
 
     Ok(if report.has_drift() {
@@ -181,7 +179,9 @@ async fn load_intents(
     Ok(intents)
 }
 
-fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandError> {
+/// Reads every inventory into one. Also returns the sources that carry device counts but name no
+/// devices (aggregated exports), which the distinct device count of the report leaves out.
+fn read_inventories(sources: &[InventorySource]) -> Result<(Inventory, Vec<String>), CommandError> {
     let total_bytes: u64 = sources
         .iter()
         .filter_map(|source| std::fs::metadata(&source.path).ok())
@@ -201,6 +201,7 @@ fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandErr
     };
 
     let mut inventory = Inventory::new();
+    let mut counts_only = Vec::new();
     let mut done_bytes = 0;
     for source in sources {
         progress.set_message(source.to_string());
@@ -217,20 +218,35 @@ fn read_inventories(sources: &[InventorySource]) -> Result<Inventory, CommandErr
                  export is complete and lists installed software"
             )));
         }
+        if summary.devices == 0 {
+            counts_only.push(source.to_string());
+        }
         done_bytes += summary.bytes;
         tracing::info!(inventory = %source, rows = summary.rows, bytes = summary.bytes, "read inventory");
     }
     progress.finish_and_clear();
-    Ok(inventory)
+    Ok((inventory, counts_only))
+}
+
+/// The parts of the report besides the three lists.
+struct Summary<'a> {
+    report: &'a DriftReport,
+    not_compared: &'a NotCompared,
+    /// Inventories that carry device counts but name no devices.
+    counts_only: &'a [String],
 }
 
 fn print(
     context: &Context,
-    report: &DriftReport,
-    not_compared: &NotCompared,
+    summary: &Summary<'_>,
     correlation_id: &CorrelationId,
     limit: usize,
 ) -> anyhow::Result<()> {
+    let Summary {
+        report,
+        not_compared,
+        counts_only,
+    } = *summary;
     if context.output == OutputFormat::Json {
         return output::print_json(&DriftOutput {
             correlation_id,
@@ -239,10 +255,22 @@ fn print(
         });
     }
 
-    // Aggregated exports (an Intune discovered-apps CSV) carry counts, not device ids.
-    let devices = match report.devices {
-        0 => String::new(),
-        count => format!(" on {}", plural(count as u64, "device")),
+    // Aggregated exports (an Intune discovered-apps CSV) carry counts, not device ids, so the
+    // distinct device count leaves them out.
+    let sources = counts_only.join(", ");
+    let name = if counts_only.len() == 1 {
+        "names"
+    } else {
+        "name"
+    };
+    let devices = match (report.devices, counts_only.is_empty()) {
+        (0, true) => String::new(),
+        (count, true) => format!(" on {}", plural(count as u64, "device")),
+        (0, false) => format!(" (device counts only: {sources} {name} no devices)"),
+        (count, false) => format!(
+            " on {} plus the devices counted in {sources}, which {name} none",
+            plural(count as u64, "device")
+        ),
     };
     outln!(
         "drift in ring {} ({correlation_id}): {} compared with {} from {}{devices}",
