@@ -28,20 +28,24 @@ pub(crate) fn client(sink: &'static str, timeout: Duration) -> Result<reqwest::C
         .map_err(|source| SiemError::HttpClient { sink, source })
 }
 
-/// Maps a failed response to a port error, taking only an error code from the body.
-pub(crate) fn status_error(
+/// Maps a failed response to a port error, taking only an error code from the body. The body
+/// only adds that code to the message, so a body that cannot be read is left out.
+pub(crate) async fn response_error(
     service: &'static str,
     operation: &str,
-    status: reqwest::StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    body: &[u8],
+    response: reqwest::Response,
 ) -> ops_core::PortError {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = ops_http::read_body(service, operation, response, ops_http::SMALL_RESPONSE_BYTES)
+        .await
+        .unwrap_or_default();
     ops_http::status_error(
         service,
         operation,
         status,
-        headers,
-        body,
+        &headers,
+        &body,
         chrono::Utc::now(),
     )
 }

@@ -303,13 +303,7 @@ impl SentinelTransport {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             return Ok(BatchOutcome::TooLarge);
         }
-        let headers = response.headers().clone();
-        // The body only adds an error code to the message, so a failure to read it is ignored.
-        let body =
-            ops_http::read_body(SINK, "send batch", response, ops_http::SMALL_RESPONSE_BYTES)
-                .await
-                .unwrap_or_default();
-        let error = http::status_error(SINK, "send batch", status, &headers, &body);
+        let error = http::response_error(SINK, "send batch", response).await;
         tracing::debug!(
             attempt,
             status = status.as_u16(),

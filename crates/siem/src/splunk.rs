@@ -166,19 +166,7 @@ impl SplunkHecTransport {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             return Ok(BatchOutcome::TooLarge);
         }
-        let headers = response.headers().clone();
-        // The body only adds an error code to the message, so a failure to read it is ignored.
-        let body =
-            ops_http::read_body(SINK, "send batch", response, ops_http::SMALL_RESPONSE_BYTES)
-                .await
-                .unwrap_or_default();
-        Err(http::status_error(
-            SINK,
-            "send batch",
-            status,
-            &headers,
-            &body,
-        ))
+        Err(http::response_error(SINK, "send batch", response).await)
     }
 }
 
