@@ -83,31 +83,18 @@ pub(crate) fn read(
     progress: &Progress<'_>,
 ) -> Result<ReadSummary, InventoryError> {
     let metadata = std::fs::metadata(path).map_err(|source| InventoryError::read(path, source))?;
-    if !metadata.is_file() {
-        // A pipe such as /dev/stdin can be read only once, and not by byte ranges.
-        let bytes = std::fs::read(path).map_err(|source| InventoryError::read(path, source))?;
-        progress.advance(bytes.len() as u64);
-        return if first_byte_is_bracket(&bytes) {
-            read_array(path, strip_bom(&bytes), inventory, bytes.len() as u64)
-        } else {
-            aggregate::read_log_bytes(path, &bytes, inventory)
-        };
+    if metadata.is_file() && !aggregate::starts_with_array(path)? {
+        return aggregate::read_log(path, inventory, progress);
     }
-    if aggregate::starts_with_array(path)? {
-        let bytes = std::fs::read(path).map_err(|source| InventoryError::read(path, source))?;
-        progress.advance(bytes.len() as u64);
+    // The array shape, and anything that is not a regular file: a pipe such as /dev/stdin can
+    // be read only once, and not by byte ranges.
+    let bytes = std::fs::read(path).map_err(|source| InventoryError::read(path, source))?;
+    progress.advance(bytes.len() as u64);
+    if aggregate::first_byte(&bytes) == Some(b'[') {
         read_array(path, strip_bom(&bytes), inventory, bytes.len() as u64)
     } else {
-        aggregate::read_log(path, inventory, progress)
+        aggregate::read_log_bytes(path, &bytes, inventory)
     }
-}
-
-/// Returns true when the first byte that is not whitespace, after a byte order mark, is `[`.
-fn first_byte_is_bracket(bytes: &[u8]) -> bool {
-    strip_bom(bytes)
-        .iter()
-        .find(|byte| !byte.is_ascii_whitespace())
-        .is_some_and(|byte| *byte == b'[')
 }
 
 /// Reads the JSON-array shape of `osqueryi --json`.

@@ -22,7 +22,7 @@ mod fast;
 
 use super::{EXPECTED_LINE, Row, SkipReason, Software, Table};
 use crate::inventory::json::Text;
-use crate::inventory::{InventoryError, Progress, ReadSummary, SkippedRows, UTF8_BOM};
+use crate::inventory::{InventoryError, Progress, ReadSummary, SkippedRows, UTF8_BOM, strip_bom};
 
 /// Ranges smaller than this are not worth a thread of their own.
 const MIN_RANGE_BYTES: u64 = 1 << 20;
@@ -155,21 +155,35 @@ struct Counts {
     skipped: HashMap<SkipReason, u64>,
 }
 
-/// Returns true when the first byte of the file that is not whitespace is `[`.
+/// Returns true when the first byte of the file that is not whitespace, after a byte order
+/// mark, is `[`.
 pub(super) fn starts_with_array(path: &Path) -> Result<bool, InventoryError> {
     let mut file = File::open(path).map_err(|source| InventoryError::read(path, source))?;
     let mut head = [0u8; 4096];
+    let mut is_first_read = true;
     loop {
         let read = file
             .read(&mut head)
             .map_err(|source| InventoryError::read(path, source))?;
-        let bytes = head[..read].strip_prefix(UTF8_BOM).unwrap_or(&head[..read]);
-        match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        let bytes = if is_first_read {
+            strip_bom(&head[..read])
+        } else {
+            &head[..read]
+        };
+        match bytes.iter().find(|byte| !fast::is_json_whitespace(**byte)) {
             Some(byte) => return Ok(*byte == b'['),
             None if read == 0 => return Ok(false),
-            None => {}
+            None => is_first_read = false,
         }
     }
+}
+
+/// Returns the first byte of `bytes` that is not whitespace, after a byte order mark.
+pub(super) fn first_byte(bytes: &[u8]) -> Option<u8> {
+    strip_bom(bytes)
+        .iter()
+        .copied()
+        .find(|byte| !fast::is_json_whitespace(*byte))
 }
 
 /// Reads a results log, one JSON object per line, into `inventory`.
@@ -227,11 +241,7 @@ pub(super) fn read_log_bytes(
     bytes: &[u8],
     inventory: &mut Inventory,
 ) -> Result<ReadSummary, InventoryError> {
-    let start = if bytes.starts_with(UTF8_BOM) {
-        UTF8_BOM.len()
-    } else {
-        0
-    };
+    let start = bytes.len() - strip_bom(bytes).len();
     let line = |offset: u64| {
         let before = &bytes[..(offset as usize).min(bytes.len())];
         memchr::memchr_iter(b'\n', before).count() as u64 + 1
@@ -392,20 +402,16 @@ fn count_lines(
             }
         };
         line_start = (line_end + 1).min(data.len());
-        // JSON whitespace, which unlike `u8::is_ascii_whitespace` leaves out the form feed.
-        if line
-            .iter()
-            .all(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'))
-        {
+        if line.iter().all(|byte| fast::is_json_whitespace(*byte)) {
             continue;
         }
         let mut parsed = LogLine::default();
-        let fast = if has_escapes {
+        let read_fast = if has_escapes {
             fast::parse(text, &mut parsed)
         } else {
             fast::parse_unescaped(text, &mut parsed)
         };
-        if fast.is_none() {
+        if read_fast.is_none() {
             parsed = serde_json::from_str(text)
                 .map_err(|error| WorkerError::Json(line_offset, error))?;
         }

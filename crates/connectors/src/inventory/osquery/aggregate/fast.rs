@@ -162,6 +162,12 @@ pub(super) fn closing_quote(bytes: &[u8]) -> Option<usize> {
     is_quote(tail + found)
 }
 
+/// Returns true for the four bytes JSON counts as whitespace. Unlike
+/// `u8::is_ascii_whitespace`, this leaves out the form feed.
+pub(super) fn is_json_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 fn borrowed(value: &str) -> Text<'_> {
     Text(Cow::Borrowed(value))
 }
@@ -177,8 +183,8 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        while let Some(byte) = self.bytes().get(self.at) {
-            if !matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+        while let Some(&byte) = self.bytes().get(self.at) {
+            if !is_json_whitespace(byte) {
                 break;
             }
             self.at += 1;
