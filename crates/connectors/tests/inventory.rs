@@ -531,11 +531,11 @@ fn osquery_line_longer_than_the_read_buffer() {
 fn read_through_pipe(content: &str) -> Result<(Inventory, ReadSummary), InventoryError> {
     let directory = tempfile::tempdir().unwrap();
     let pipe = directory.path().join("pipe");
-    let made = std::process::Command::new("mkfifo")
+    let mkfifo = std::process::Command::new("mkfifo")
         .arg(&pipe)
         .status()
         .unwrap();
-    assert!(made.success());
+    assert!(mkfifo.success());
     let writer = {
         let pipe = pipe.clone();
         let content = content.to_owned();

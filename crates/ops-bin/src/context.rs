@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn actor_without_user_variables_names_the_process_user() {
+    fn actor_falls_back_to_process_user() {
         let actor = default_actor(&BTreeMap::new());
         let (user, host) = actor.split_once('@').unwrap();
         assert!(!user.is_empty());

@@ -52,8 +52,8 @@ fn keep_write_error(error: std::io::Error) {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
         return;
     }
-    let mut kept = WRITE_ERROR.lock().unwrap_or_else(PoisonError::into_inner);
-    kept.get_or_insert(error);
+    let mut first_error = WRITE_ERROR.lock().unwrap_or_else(PoisonError::into_inner);
+    first_error.get_or_insert(error);
 }
 
 /// Flushes stdout and returns the first write failure, if any, so that a report that was not

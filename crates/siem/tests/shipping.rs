@@ -714,7 +714,7 @@ fn cef_forwarder(config: CefSyslogConfig) -> (Forwarder, tempfile::TempDir) {
 }
 
 #[tokio::test]
-async fn cef_syslog_over_tcp_sends_one_line_per_event() {
+async fn cef_tcp_sends_line_per_event() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (forwarder, _spool_dir) = cef_forwarder(cef_config(
         listener.local_addr().unwrap().to_string(),

@@ -33,7 +33,7 @@ pub enum InventoryError {
         column: u64,
         /// The expected content, as in "an osquery result object".
         expected: &'static str,
-        /// What the JSON parser reported.
+        /// The JSON parser's message.
         #[source]
         source: JsonCause,
     },
@@ -133,7 +133,8 @@ impl InventoryError {
         source: serde_json::Error,
     ) -> InventoryError {
         if source.is_eof() && source.line() == 1 && source.column() == 0 {
-            // The parser read nothing at all: say so rather than point at column 0.
+            // The parser read nothing at all, so the message names an empty input instead of
+            // column 0.
             return InventoryError::line(path, first_line, format!("empty, expected {expected}"));
         }
         let line = first_line + (source.line() as u64).saturating_sub(1);
@@ -147,7 +148,7 @@ impl InventoryError {
     }
 }
 
-/// What the JSON parser reported, without its position. The parser counts lines from where it
+/// The JSON parser's message without its position. The parser counts lines from where it
 /// started, such as the start of one line of a results log, so its position would disagree with
 /// the line of the file that [`InventoryError::Json`] states.
 #[derive(Debug)]

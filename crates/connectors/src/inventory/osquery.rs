@@ -52,10 +52,10 @@
 //!   `bundle_short_version` (`CFBundleShortVersionString`), or `bundle_version` when that is
 //!   empty. Platform macOS.
 //!
-//! A results log is parsed on all available cores: the file is split into one byte range per
-//! core, each range is read through a small reused buffer, and its rows are counted per
-//! distinct application, so memory grows with distinct applications and hosts, not with rows
-//! or with the size of the file.
+//! A results log is parsed on all available cores. The file is split into one byte range per
+//! core, and each range is read through a small reused buffer. Rows are counted per distinct
+//! application, so memory grows with distinct applications and hosts, not with rows or with the
+//! size of the file.
 
 mod aggregate;
 
