@@ -76,9 +76,11 @@ impl Scratch {
         command
     }
 
-    /// Runs drift for ring Canary against `intents.json` and the given inventories.
-    fn canary_drift(&self, inventories: &[&str]) -> std::process::Output {
+    /// Runs drift for ring Canary against `intents.json` and the given inventories, after the
+    /// global options `global`.
+    fn canary_drift(&self, global: &[&str], inventories: &[&str]) -> std::process::Output {
         let mut command = self.ops();
+        command.args(global);
         command.args(["drift", "--ring", "Canary", "--intents", "intents.json"]);
         for inventory in inventories {
             command.args(["--inventory", inventory]);
@@ -255,20 +257,7 @@ fn dry_run_import_writes_nothing() {
 #[test]
 fn drift_found_exits_3_with_the_documented_json() {
     let scratch = Scratch::new();
-    let output = scratch
-        .ops()
-        .args([
-            "--output",
-            "json",
-            "drift",
-            "--ring",
-            "Canary",
-            "--intents",
-            "intents.json",
-        ])
-        .args(["--inventory", &scratch.dpkg_inventory()])
-        .output()
-        .unwrap();
+    let output = scratch.canary_drift(&["--output", "json"], &[&scratch.dpkg_inventory()]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let report = stdout_json(&output);
     assert_eq!(report["ring"], "Canary");
@@ -364,7 +353,7 @@ fn summary_names_inventories_without_devices() {
         "ApplicationName,ApplicationVersion,Platform,DeviceCount\n7-Zip,23.01,Windows,42\n",
     )
     .unwrap();
-    let output = scratch.canary_drift(&[&scratch.dpkg_inventory(), "intune:apps.csv"]);
+    let output = scratch.canary_drift(&[], &[&scratch.dpkg_inventory(), "intune:apps.csv"]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -444,20 +433,7 @@ fn every_log_line_carries_the_correlation_id() {
 #[test]
 fn drift_is_recorded_in_the_audit_log() {
     let scratch = Scratch::new();
-    let output = scratch
-        .ops()
-        .args([
-            "--output",
-            "json",
-            "drift",
-            "--ring",
-            "Canary",
-            "--intents",
-            "intents.json",
-        ])
-        .args(["--inventory", &scratch.dpkg_inventory()])
-        .output()
-        .unwrap();
+    let output = scratch.canary_drift(&["--output", "json"], &[&scratch.dpkg_inventory()]);
     let correlation_id = stdout_json(&output)["correlation_id"]
         .as_str()
         .unwrap()
@@ -564,7 +540,7 @@ fn empty_inventory_exits_2() {
             "inventory osquery:removed.log has no software rows (1 skipped)",
         ),
     ] {
-        let output = scratch.canary_drift(&[inventory]);
+        let output = scratch.canary_drift(&[], &[inventory]);
         assert_eq!(output.status.code(), Some(2), "{inventory}");
         let message = stderr(&output);
         assert!(message.contains(expected), "{message}");
